@@ -1,0 +1,35 @@
+// Package deps pins the project's dependencies while the packages that use them are written.
+// It is removed once every dependency has a real importer.
+package deps
+
+import (
+	_ "cloud.google.com/go/compute/metadata"
+	_ "github.com/aws/aws-sdk-go-v2/aws"
+	_ "github.com/aws/aws-sdk-go-v2/config"
+	_ "github.com/aws/aws-sdk-go-v2/credentials"
+	_ "github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	_ "github.com/aws/aws-sdk-go-v2/service/ecr"
+	_ "github.com/aws/aws-sdk-go-v2/service/ecrpublic"
+	_ "github.com/aws/aws-sdk-go-v2/service/sts"
+	_ "github.com/aws/smithy-go"
+	_ "github.com/distribution/reference"
+	_ "github.com/docker/cli/cli/config/configfile"
+	_ "github.com/docker/cli/cli/config/credentials"
+	_ "github.com/docker/cli/cli/config/types"
+	_ "github.com/gofrs/flock"
+	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/google/go-containerregistry/pkg/authn"
+	_ "github.com/google/go-containerregistry/pkg/name"
+	_ "github.com/google/go-containerregistry/pkg/registry"
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
+	_ "github.com/google/go-containerregistry/pkg/v1/random"
+	_ "golang.org/x/sync/singleflight"
+	_ "golang.org/x/sys/unix"
+	_ "k8s.io/api/core/v1"
+	_ "k8s.io/apimachinery/pkg/runtime"
+	_ "k8s.io/kubelet/config/v1"
+	_ "k8s.io/kubelet/config/v1alpha1"
+	_ "k8s.io/kubelet/config/v1beta1"
+	_ "k8s.io/kubelet/pkg/apis/credentialprovider/install"
+	_ "sigs.k8s.io/yaml"
+)
