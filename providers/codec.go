@@ -2,9 +2,11 @@ package providers
 
 import (
 	"bytes"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -172,16 +174,26 @@ func firstFieldProblem(errs []error) string {
 	return errs[0].Error()
 }
 
-// jsonProblem reduces a decoder error to one line that names the problem but never quotes the
-// input, which may hold a service account token.
+// jsonProblem names a decoding problem in one line without quoting the input, which may hold
+// a service account token: decoder messages such as "invalid character 'q' in string escape
+// code" carry bytes of the document, so only offsets, field names and types are kept.
 func jsonProblem(err error) string {
+	var syntax *stdjson.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Sprintf("syntax error at byte %d", syntax.Offset)
+	}
+	var typ *stdjson.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Sprintf("field %q is not a %s", typ.Field, typ.Type)
+	}
 	msg := err.Error()
-	if i := bytes.IndexByte([]byte(msg), '\n'); i >= 0 {
-		msg = msg[:i]
+	switch {
+	case strings.Contains(msg, "unexpected end of JSON input"):
+		return "unexpected end of input"
+	case strings.Contains(msg, "invalid character"):
+		return "syntax error"
+	case strings.Contains(msg, "cannot unmarshal"):
+		return "a field has the wrong type"
 	}
-	const max = 200
-	if len(msg) > max {
-		msg = msg[:max] + "…"
-	}
-	return msg
+	return "not a JSON object"
 }

@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 )
@@ -23,6 +24,12 @@ func NewLogger(w io.Writer, verbosity int) *slog.Logger {
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 			if len(groups) == 0 && a.Key == slog.TimeKey {
 				return slog.Attr{}
+			}
+			if len(groups) == 0 && a.Key == slog.LevelKey {
+				// Verbosity levels print as V1, V2…, the way klog users read them.
+				if l, ok := a.Value.Any().(slog.Level); ok && l < slog.LevelInfo {
+					return slog.String(slog.LevelKey, fmt.Sprintf("V%d", -int(l)))
+				}
 			}
 			return a
 		},

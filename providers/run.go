@@ -74,7 +74,11 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, p Provider) err
 	if err != nil {
 		return err
 	}
-	log.Log(ctx, V(3), "response", "cacheKeyType", resp.CacheKeyType, "cacheDuration", resp.CacheDuration,
+	duration := "default"
+	if resp.CacheDuration != nil {
+		duration = resp.CacheDuration.Duration.String()
+	}
+	log.Log(ctx, V(3), "response", "cacheKeyType", resp.CacheKeyType, "cacheDuration", duration,
 		"keys", authKeys(resp), "elapsed", time.Since(start).Round(time.Microsecond))
 	if _, err := stdout.Write(out); err != nil {
 		return fmt.Errorf("write response: %w", err)
