@@ -1,0 +1,8 @@
+//go:build !unix
+
+package cache
+
+var (
+	unixBadFiles []badFileTest
+	unixDirs     []dirTest
+)
