@@ -1,0 +1,10 @@
+// Command ecr-credential-provider is a kubelet image credential provider plugin for Amazon
+// ECR and ECR Public. See docs/ecr.md.
+package main
+
+import (
+	"github.com/pullkeys/pullkeys/ecr"
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+func main() { providers.Main(ecr.Plugin()) }

@@ -1,0 +1,151 @@
+package ecr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecrpublic"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
+
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+// token is what the ECR and ECR Public APIs answer.
+type token struct {
+	token     string
+	expiresAt time.Time
+}
+
+// callAPI loads the SDK configuration for the registry's region and asks ECR (or ECR Public)
+// for a token, as the node or, with a role, as that role assumed with the service account
+// token. Everything SDK-related happens here, inside the cache's fetch.
+func (p *Provider) callAPI(ctx context.Context, log *slog.Logger, reg Registry, id identity) (token, error) {
+	p.configLoads.Add(1)
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(reg.Region),
+		config.WithRetryer(p.retryer),
+		config.WithLogger(sdkLogger{ctx: ctx, log: log}),
+	}
+	if p.opts.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(p.opts.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return token{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	// Credentials are fetched before the ECR call, not inside its retry loop: a failure then
+	// says whose credentials are missing, and STS is not retried once per ECR attempt.
+	if id.roleARN != "" {
+		client := sts.NewFromConfig(cfg)
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewWebIdentityRoleProvider(client, id.roleARN,
+			staticToken(id.token), func(o *stscreds.WebIdentityRoleOptions) {
+				o.RoleSessionName = sessionName(id.token)
+			}))
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return token{}, fmt.Errorf("assume role %s (%s) with the service account token: %w", id.roleARN, id.source, err)
+		}
+	} else if cfg.Credentials != nil {
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return token{}, fmt.Errorf("get the node's AWS credentials: %w", err)
+		}
+	}
+	if reg.Public {
+		client := ecrpublic.NewFromConfig(cfg)
+		out, err := client.GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
+		if err != nil {
+			return token{}, err
+		}
+		if out.AuthorizationData == nil {
+			return token{}, fmt.Errorf("%w: no authorization data", ErrMalformedResponse)
+		}
+		return token{aws.ToString(out.AuthorizationData.AuthorizationToken), aws.ToTime(out.AuthorizationData.ExpiresAt)}, nil
+	}
+	client := ecr.NewFromConfig(cfg, func(o *ecr.Options) {
+		// A custom endpoint (AWS_ENDPOINT_URL_ECR, a test's fake) is used as is: the SDK
+		// refuses FIPS or dual-stack together with one.
+		if o.BaseEndpoint != nil {
+			return
+		}
+		if reg.FIPS {
+			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+		}
+		if reg.DualStack {
+			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+		}
+	})
+	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: []string{reg.Account}})
+	if err != nil {
+		return token{}, err
+	}
+	if len(out.AuthorizationData) == 0 {
+		return token{}, fmt.Errorf("%w: no authorization data", ErrMalformedResponse)
+	}
+	d := out.AuthorizationData[0]
+	return token{aws.ToString(d.AuthorizationToken), aws.ToTime(d.ExpiresAt)}, nil
+}
+
+// retryer is the SDK's standard retryer with the provider's bounds. The client-side retry
+// quota is off: a plugin process makes one call, and the quota only matters to long-lived
+// clients.
+func (p *Provider) retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = p.opts.MaxAttempts
+		o.MaxBackoff = p.opts.MaxBackoff
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+// staticToken hands the request's service account token to stscreds.
+type staticToken string
+
+func (t staticToken) GetIdentityToken() ([]byte, error) { return []byte(t), nil }
+
+// sdkError keeps an SDK error's text unless the SDK failed to decode an answer: the decoders'
+// messages can quote the answer, which holds credentials. Not every decoding failure is a
+// smithy.DeserializationError (the query protocol's, STS's, is returned bare, quoting the
+// value it could not parse), so any error on a 2xx answer counts as one.
+func sdkError(err error) error {
+	var de *smithy.DeserializationError
+	var status interface{ HTTPStatusCode() int }
+	decoding := errors.As(err, &de) ||
+		errors.As(err, &status) && status.HTTPStatusCode() >= 200 && status.HTTPStatusCode() < 300
+	if !decoding {
+		return err
+	}
+	what := "an API answer"
+	for e := err; ; {
+		var oe *smithy.OperationError
+		if !errors.As(e, &oe) {
+			break
+		}
+		what = fmt.Sprintf("the %s %s answer", oe.Service(), oe.Operation())
+		e = oe.Err
+	}
+	return fmt.Errorf("%w: %s could not be decoded", ErrMalformedResponse, what)
+}
+
+// sdkLogger sends the SDK's own log lines (warnings such as a deprecated setting) to the
+// provider's logger. Request and response logging is never turned on.
+type sdkLogger struct {
+	ctx context.Context
+	log *slog.Logger
+}
+
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := providers.V(4)
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	l.log.Log(l.ctx, level, "aws sdk: "+fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,50 @@
+package ecr
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+
+	"github.com/pullkeys/pullkeys/cache"
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+// PluginName is the binary's name, and the name of its entry in the kubelet's
+// CredentialProviderConfig.
+const PluginName = "ecr-credential-provider"
+
+// AddFlags registers the provider's flags on fs, storing into o: --role-arn (default
+// $AWS_ECR_ROLE_ARN), --max-attempts and --max-backoff.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.RoleARN, "role-arn", os.Getenv(EnvRoleARN),
+		"IAM role assumed with a service account token whose service account has no "+AnnotationECRRoleARN+
+			" or "+AnnotationRoleARN+" annotation (default $"+EnvRoleARN+"); without one such requests use the node's identity")
+	fs.IntVar(&o.MaxAttempts, "max-attempts", DefaultMaxAttempts,
+		"attempts per AWS API call; throttling, 5xx and connection errors are retried with backoff within --timeout")
+	fs.DurationVar(&o.MaxBackoff, "max-backoff", DefaultMaxBackoff, "longest wait between two attempts of an AWS API call")
+}
+
+// Plugin returns the ecr-credential-provider binary for providers.Main: the provider's flags,
+// the shared cache's flags (--cache-dir, --no-disk-cache, --cache-fresh-fraction) and a
+// constructor that does no I/O beyond preparing the cache directory.
+func Plugin() providers.Plugin {
+	var opts Options
+	var copts cache.Options
+	return providers.Plugin{
+		Name: PluginName,
+		Usage: "Answers kubelet image credential requests for Amazon ECR private registries " +
+			"(<account>.dkr.ecr.<region>.amazonaws.com and the FIPS, dual-stack and other-partition forms) " +
+			"and ECR Public (public.ecr.aws) with an ECR authorization token, fetched as the node's AWS identity " +
+			"or, for v1 requests with a service account token, as the IAM role of the service account.",
+		Flags: func(fs *flag.FlagSet) {
+			opts.AddFlags(fs)
+			copts.AddFlags(fs)
+		},
+		New: func(ctx context.Context, log *slog.Logger) (providers.Provider, error) {
+			copts.Logger, opts.Logger = log, log
+			opts.Cache = cache.New(copts)
+			return New(opts), nil
+		},
+	}
+}
