@@ -1,0 +1,181 @@
+package dockercfg
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+// Sentinel errors of credential helpers, for errors.Is.
+var (
+	// ErrCredentialsNotFound: the helper has no credentials for the registry. Not a failure:
+	// the registry gets no credentials from that helper.
+	ErrCredentialsNotFound = errors.New("credentials not found")
+	// ErrHelperNotInstalled: docker-credential-<name> is not on $PATH.
+	ErrHelperNotInstalled = errors.New("credential helper not installed")
+	// ErrHelperTimeout: the helper did not answer within its timeout and was killed.
+	ErrHelperTimeout = errors.New("credential helper timed out")
+	// ErrHelperFailed: the helper exited with an error or answered something unreadable.
+	ErrHelperFailed = errors.New("credential helper failed")
+)
+
+// HelperPrefix is the prefix of a credential helper's executable name.
+const HelperPrefix = "docker-credential-"
+
+// DefaultHelperTimeout bounds one run of a credential helper.
+const DefaultHelperTimeout = 10 * time.Second
+
+// TokenUsername is the user name by which docker credential helpers mark an identity token
+// (docker/cli cli/config/credentials: tokenUsername).
+const TokenUsername = "<token>"
+
+// notFoundMessage is what a helper prints when it has nothing for the server
+// (docker-credential-helpers credentials.errCredentialsNotFoundMessage).
+const notFoundMessage = "credentials not found in native keychain"
+
+// maxHelperOutput bounds what is kept of a helper's stdout and stderr.
+const maxHelperOutput = 64 << 10
+
+// Helper asks a docker credential helper for the credentials of one registry.
+type Helper interface {
+	// Get runs docker-credential-<name> get for serverURL. It returns an error wrapping
+	// ErrCredentialsNotFound when the helper has none. A username of TokenUsername marks
+	// secret as an identity token.
+	Get(ctx context.Context, name, serverURL string) (username, secret string, err error)
+}
+
+// HelperFunc adapts a function to the Helper interface.
+type HelperFunc func(ctx context.Context, name, serverURL string) (username, secret string, err error)
+
+// Get calls f.
+func (f HelperFunc) Get(ctx context.Context, name, serverURL string) (string, string, error) {
+	return f(ctx, name, serverURL)
+}
+
+// ExecHelper runs credential helpers as docker does (the docker-credential-helpers protocol:
+// "docker-credential-<name> get", the server URL on stdin, {"ServerURL","Username","Secret"}
+// as JSON on stdout) with a timeout. The helper's stdout and stderr go to buffers, never to
+// this process's stdout; a helper is always waited for; and on Unix it runs in its own process
+// group, which is killed when it exits or times out, so no child of it outlives the call (a
+// child that kept the plugin's stdout open would make the kubelet discard the answer).
+type ExecHelper struct {
+	// Timeout bounds one run; zero means DefaultHelperTimeout.
+	Timeout time.Duration
+	// WaitDelay bounds the wait for the helper's output pipes to close once it has exited or
+	// been killed; zero means one second.
+	WaitDelay time.Duration
+	// Logger receives diagnostics (never the helper's output); nil discards them.
+	Logger *slog.Logger
+}
+
+var _ Helper = (*ExecHelper)(nil)
+
+// Get implements Helper.
+func (h *ExecHelper) Get(ctx context.Context, name, serverURL string) (string, string, error) {
+	prog := HelperPrefix + name
+	what := fmt.Sprintf("%s get for %s", prog, DisplayKey(serverURL))
+	if !helperName.MatchString(name) {
+		return "", "", fmt.Errorf("%s: %w: invalid helper name", what, ErrHelperFailed)
+	}
+	timeout := h.Timeout
+	if timeout <= 0 {
+		timeout = DefaultHelperTimeout
+	}
+	waitDelay := h.WaitDelay
+	if waitDelay <= 0 {
+		waitDelay = time.Second
+	}
+	log := providers.OrDiscard(h.Logger)
+
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, prog, "get")
+	if errors.Is(cmd.Err, exec.ErrNotFound) {
+		return "", "", fmt.Errorf("%s: %w (not on $PATH)", what, ErrHelperNotInstalled)
+	}
+	var stdout, stderr cappedBuffer
+	cmd.Stdin = strings.NewReader(serverURL)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = waitDelay
+	isolate(cmd)
+
+	start := time.Now()
+	runErr := cmd.Run()
+	killGroup(cmd) // whatever the helper left behind in its process group
+	elapsed := time.Since(start).Round(time.Millisecond)
+	log.Log(ctx, providers.V(4), "credential helper ran", "helper", prog, "server", DisplayKey(serverURL),
+		"elapsed", elapsed, "stdoutBytes", stdout.n, "stderrBytes", stderr.n)
+
+	if runErr != nil && runCtx.Err() != nil {
+		if ctx.Err() != nil {
+			return "", "", fmt.Errorf("%s: %w", what, context.Cause(ctx))
+		}
+		return "", "", fmt.Errorf("%s: %w after %s (killed)", what, ErrHelperTimeout, timeout)
+	}
+	if errors.Is(runErr, exec.ErrWaitDelay) {
+		// The helper exited with status 0 but something it started kept its output open.
+		log.Warn("credential helper left a process holding its output; killed it", "helper", prog, "server", DisplayKey(serverURL))
+		runErr = nil
+	}
+	if runErr != nil {
+		if isNotFound(stdout.Bytes()) || isNotFound(stderr.Bytes()) {
+			return "", "", fmt.Errorf("%s: %w", what, ErrCredentialsNotFound)
+		}
+		var exitErr *exec.ExitError
+		if errors.As(runErr, &exitErr) {
+			return "", "", fmt.Errorf("%s: %w: %s; its output is not shown as it may hold secrets (run `echo %s | %s get` to see it)",
+				what, ErrHelperFailed, exitErr.ProcessState.String(), DisplayKey(serverURL), prog)
+		}
+		return "", "", fmt.Errorf("%s: %w: %s", what, ErrHelperFailed, runErr.Error())
+	}
+	if stdout.overflow {
+		return "", "", fmt.Errorf("%s: %w: more than %d bytes of output", what, ErrHelperFailed, maxHelperOutput)
+	}
+	var resp struct {
+		ServerURL string
+		Username  string
+		Secret    string
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
+		return "", "", fmt.Errorf("%s: %w: the output is not the helper protocol's JSON (%s)", what, ErrHelperFailed, jsonProblem(stdout.Bytes(), err, "the output"))
+	}
+	if resp.Username == "" && resp.Secret == "" {
+		return "", "", fmt.Errorf("%s: %w: empty answer", what, ErrCredentialsNotFound)
+	}
+	return resp.Username, resp.Secret, nil
+}
+
+func isNotFound(out []byte) bool {
+	return string(bytes.TrimSpace(out)) == notFoundMessage
+}
+
+// cappedBuffer keeps the first maxHelperOutput bytes written and counts the rest. It does
+// not embed bytes.Buffer: io.Copy would use the promoted ReadFrom and bypass the cap.
+type cappedBuffer struct {
+	buf      bytes.Buffer
+	n        int
+	overflow bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.n += len(p)
+	if room := maxHelperOutput - b.buf.Len(); room < len(p) {
+		b.overflow = true
+		if room > 0 {
+			b.buf.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+// Bytes returns what was kept.
+func (b *cappedBuffer) Bytes() []byte { return b.buf.Bytes() }

@@ -1,0 +1,203 @@
+package dockercfg
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+// Defaults of Options and of the flags.
+const (
+	// DefaultKubeletRootDir is the kubelet's --root-dir default, the first place it looks for
+	// docker config files.
+	DefaultKubeletRootDir = "/var/lib/kubelet"
+	// DefaultCacheDuration is how long the kubelet may reuse an answer: the kubelet re-reads
+	// its own docker config files every five minutes.
+	DefaultCacheDuration = 5 * time.Minute
+)
+
+// Name is the binary's name, as the kubelet config's providers[].name.
+const Name = "dockercfg-credential-provider"
+
+// Options configures the provider.
+type Options struct {
+	// Configs are the --config paths: docker config files, or directories holding
+	// config.json, .dockerconfigjson or .dockercfg (mounted secrets). All are read and
+	// merged, earlier ones winning for the same key; an unreadable or malformed one is an
+	// error. Empty means: search as the kubelet does (see SearchPaths).
+	Configs []string
+	// KubeletRootDir is the first directory searched; empty means DefaultKubeletRootDir.
+	KubeletRootDir string
+	// WorkingDir, HomeDir and SystemRoot are the other directories searched: empty means the
+	// process's working directory, $HOME and "/". Tests point them at temporary directories.
+	WorkingDir, HomeDir, SystemRoot string
+	// CacheDuration is the answer's cacheDuration. Zero means "do not cache" (the flag's
+	// default is DefaultCacheDuration).
+	CacheDuration time.Duration
+	// HelperTimeout bounds each credential helper run; zero means DefaultHelperTimeout.
+	HelperTimeout time.Duration
+	// IdentityTokenUsername: see ResolveOptions.IdentityTokenUsername.
+	IdentityTokenUsername string
+	// Helper runs credential helpers; nil means an ExecHelper with HelperTimeout.
+	Helper Helper
+	// Logger receives diagnostics, never secrets; nil discards them.
+	Logger *slog.Logger
+}
+
+// AddFlags registers the provider's flags on fs, with their defaults.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.Var((*pathList)(&o.Configs), "config",
+		"docker config file (config.json or .dockercfg) or directory of mounted secrets (.dockerconfigjson, .dockercfg); repeatable, earlier wins; default: search as the kubelet does")
+	fs.StringVar(&o.KubeletRootDir, "kubelet-root-dir", DefaultKubeletRootDir,
+		"the kubelet's --root-dir, searched first for config.json and .dockercfg when no --config is given")
+	fs.DurationVar(&o.CacheDuration, "cache-duration", DefaultCacheDuration,
+		"how long the kubelet may reuse an answer (0: do not cache)")
+	fs.DurationVar(&o.HelperTimeout, "helper-timeout", DefaultHelperTimeout,
+		"kill a docker-credential-<name> helper (credsStore, credHelpers) that has not answered after this long")
+	fs.StringVar(&o.IdentityTokenUsername, "identity-token-username", DefaultIdentityTokenUsername,
+		"user name sent with an identity token when its entry has none (ACR: 00000000-0000-0000-0000-000000000000)")
+}
+
+// pathList is a repeatable string flag.
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+func (p *pathList) Set(s string) error {
+	if s == "" {
+		return errors.New("empty path")
+	}
+	*p = append(*p, s)
+	return nil
+}
+
+// Provider serves docker config credentials through the kubelet's exec-plugin protocol.
+type Provider struct {
+	opts   Options
+	helper Helper
+	log    *slog.Logger
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New checks opts and returns a Provider. It does no I/O: files are read on each Provide.
+func New(opts Options) (*Provider, error) {
+	if opts.CacheDuration < 0 {
+		return nil, fmt.Errorf("--cache-duration must not be negative, got %s", opts.CacheDuration)
+	}
+	if opts.HelperTimeout < 0 {
+		return nil, fmt.Errorf("--helper-timeout must not be negative, got %s", opts.HelperTimeout)
+	}
+	if strings.Contains(opts.IdentityTokenUsername, ":") {
+		return nil, errors.New("--identity-token-username must not contain a colon")
+	}
+	for _, c := range opts.Configs {
+		if c == "" {
+			return nil, errors.New("--config: empty path")
+		}
+	}
+	if opts.KubeletRootDir == "" {
+		opts.KubeletRootDir = DefaultKubeletRootDir
+	}
+	p := &Provider{opts: opts, helper: opts.Helper, log: providers.OrDiscard(opts.Logger)}
+	if p.helper == nil {
+		p.helper = &ExecHelper{Timeout: opts.HelperTimeout, Logger: opts.Logger}
+	}
+	return p, nil
+}
+
+// Provide implements providers.Provider.
+func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*providers.Response, error) {
+	configs, err := p.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := Resolve(ctx, req.Image, configs, ResolveOptions{
+		Helper:                p.helper,
+		IdentityTokenUsername: p.opts.IdentityTokenUsername,
+		Logger:                p.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.Response{
+		CacheKeyType:  CacheKeyType(req.Image, configs),
+		CacheDuration: providers.CacheFor(p.opts.CacheDuration),
+		Auth:          auth,
+	}, nil
+}
+
+// Load reads the configured docker configs (the --config paths, or the first found by
+// search), in order of precedence, and logs their warnings.
+func (p *Provider) Load(ctx context.Context) ([]*Config, error) {
+	var configs []*Config
+	if len(p.opts.Configs) > 0 {
+		for _, path := range p.opts.Configs {
+			cs, err := LoadPath(path)
+			if err != nil {
+				return nil, err
+			}
+			configs = append(configs, cs...)
+		}
+	} else if cfg := Search(ctx, p.SearchPaths(), p.log); cfg != nil {
+		configs = append(configs, cfg)
+	}
+	for _, cfg := range configs {
+		p.log.Log(ctx, providers.V(2), "docker config read", "file", cfg.Origin, "format", cfg.Format.String(), "entries", len(cfg.Entries))
+		for _, w := range cfg.Warnings {
+			attrs := []any{"file", cfg.Origin}
+			if w.Key != "" {
+				attrs = append(attrs, "key", w.Key)
+			}
+			p.log.Warn("docker config: "+w.Problem, attrs...)
+		}
+	}
+	return configs, nil
+}
+
+// SearchPaths returns the files searched when no --config is given.
+func (p *Provider) SearchPaths() []string {
+	wd, home, root := p.opts.WorkingDir, p.opts.HomeDir, p.opts.SystemRoot
+	if wd == "" {
+		wd, _ = os.Getwd()
+	}
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	if root == "" {
+		root = string(os.PathSeparator)
+	}
+	return SearchPaths(p.opts.KubeletRootDir, wd, home, root)
+}
+
+// Usage is the description printed by --help.
+const Usage = `Serves the registry credentials of docker config files (config.json, .dockercfg, mounted
+kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg secrets) to the kubelet, including
+those held by docker credential helpers (credsStore, credHelpers). Only the entries that match
+the requested image are returned; none matching is an empty answer, and the kubelet pulls
+anonymously.`
+
+// Plugin describes the dockercfg-credential-provider binary for providers.Main.
+func Plugin() providers.Plugin { return plugin(Options{}) }
+
+// plugin builds the Plugin on top of base (tests set the search directories there).
+func plugin(base Options) providers.Plugin {
+	opts := base
+	return providers.Plugin{
+		Name:  Name,
+		Usage: Usage,
+		Flags: opts.AddFlags,
+		New: func(_ context.Context, log *slog.Logger) (providers.Provider, error) {
+			o := opts
+			o.Logger = log
+			return New(o)
+		},
+	}
+}
