@@ -1,0 +1,129 @@
+package gcr
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pullkeys/pullkeys/cache"
+	"github.com/pullkeys/pullkeys/gcr/gcrtest"
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// startMetadata starts a fake metadata server and points GCE_METADATA_HOST at it.
+func startMetadata(t *testing.T) *gcrtest.Metadata {
+	t.Helper()
+	md := gcrtest.NewMetadata()
+	t.Cleanup(md.Close)
+	t.Setenv(MetadataHostEnv, md.Host())
+	return md
+}
+
+// closedAddr returns a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testProvider builds a provider over opts with a fake clock, a cache directory of its own
+// (unless opts has one) and a verbose log; it returns the log.
+func testProvider(t *testing.T, clock *fakeClock, opts Options) (*Provider, *syncBuffer) {
+	t.Helper()
+	logs := new(syncBuffer)
+	if opts.Cache.Dir == "" && !opts.Cache.NoDisk {
+		opts.Cache.Dir = t.TempDir()
+	}
+	if clock != nil {
+		opts.Now = clock.Now
+	}
+	if opts.MetadataTimeout == 0 {
+		opts.MetadataTimeout = 10 * time.Second // generous: tests share loaded machines
+	}
+	opts.Logger = providers.NewLogger(logs, 10)
+	p, err := New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v) = %v", opts, err)
+	}
+	p.retryPause = time.Millisecond
+	return p, logs
+}
+
+func request(image string) *providers.Request {
+	return &providers.Request{Image: image}
+}
+
+// assertNoSecrets fails when text holds any of the secrets.
+func assertNoSecrets(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("%s holds the secret %q:\n%s", what, s, text)
+		}
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func keysOf[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func cacheDir(dir string) cache.Options { return cache.Options{Dir: dir} }

@@ -1,0 +1,34 @@
+package gcr
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"strings"
+
+	"github.com/pullkeys/pullkeys/providers"
+)
+
+// PluginName is the binary's name, and the name of its entry in the kubelet's
+// CredentialProviderConfig.
+const PluginName = "gcr-credential-provider"
+
+// Plugin returns the gcr-credential-provider binary for providers.Main: its flags are those of
+// Options.AddFlags.
+func Plugin() providers.Plugin {
+	var opts Options
+	return providers.Plugin{
+		Name: PluginName,
+		Usage: "Credentials for Google Container Registry and Artifact Registry (" + joinPatterns() + "):\n" +
+			"the node service account's access token from the GCE metadata server (--auth-flow=gcr), the\n" +
+			"docker config in instance metadata (dockercfg, dockercfg-url), or, for requests that carry a\n" +
+			"service account token, a workload identity federation token (--workload-identity-provider).",
+		Flags: func(fs *flag.FlagSet) { opts.AddFlags(fs) },
+		New: func(_ context.Context, log *slog.Logger) (providers.Provider, error) {
+			opts.Logger = log
+			return New(opts)
+		},
+	}
+}
+
+func joinPatterns() string { return strings.Join(DefaultRegistries(), ", ") }

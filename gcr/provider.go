@@ -1,0 +1,280 @@
+package gcr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/compute/metadata"
+
+	"github.com/pullkeys/pullkeys/cache"
+	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/keyring"
+)
+
+// Username is the registry username that goes with an OAuth2 access token.
+const Username = "oauth2accesstoken"
+
+// AnnotationGSA is the service account annotation naming the Google service account that pods
+// of the Kubernetes service account act as. List it in the provider's
+// tokenAttributes.optionalServiceAccountAnnotationKeys (or the required ones).
+const AnnotationGSA = "iam.gke.io/gcp-service-account"
+
+// tokenKey is where a token entry keeps its credentials in the cache.
+const tokenKey = "token"
+
+// Provider answers the kubelet for Google's registries. Build it with New.
+type Provider struct {
+	flow            AuthFlow
+	account         string
+	patterns        []string
+	audience        string // "" when workload identity is off
+	stsURL, iamURL  string
+	metadataTimeout time.Duration
+	urlTimeout      time.Duration
+	httpTimeout     time.Duration
+	cache           *cache.Cache
+	now             func() time.Time
+	log             *slog.Logger
+	retryPause      time.Duration
+
+	metadata   func() *metadata.Client // built on first use: a warm cache never needs it
+	httpClient func() *http.Client
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// New checks opts and returns a Provider. It does no network I/O: the metadata server and
+// Google's APIs are called only when the shared cache holds no fresh answer.
+func New(opts Options) (*Provider, error) {
+	p := &Provider{
+		flow:            opts.AuthFlow,
+		account:         opts.ServiceAccount,
+		metadataTimeout: opts.MetadataTimeout,
+		urlTimeout:      opts.DockercfgURLTimeout,
+		httpTimeout:     opts.HTTPTimeout,
+		now:             opts.Now,
+		log:             providers.OrDiscard(opts.Logger),
+		retryPause:      200 * time.Millisecond,
+	}
+	if p.flow == "" {
+		p.flow = FlowGCR
+	}
+	if err := p.flow.validate(); err != nil {
+		return nil, fmt.Errorf("gcr: --auth-flow: %w", err)
+	}
+	if p.account == "" {
+		p.account = DefaultServiceAccount
+	}
+	if !accountRE.MatchString(p.account) {
+		return nil, fmt.Errorf("gcr: %w: --service-account %q: want \"default\" or an email", ErrInvalidOption, p.account)
+	}
+	for _, d := range []struct {
+		v    *time.Duration
+		def  time.Duration
+		name string
+	}{
+		{&p.metadataTimeout, DefaultMetadataTimeout, "metadata-timeout"},
+		{&p.urlTimeout, DefaultDockercfgURLTimeout, "dockercfg-url-timeout"},
+		{&p.httpTimeout, DefaultHTTPTimeout, "http-timeout"},
+	} {
+		switch {
+		case *d.v < 0:
+			return nil, fmt.Errorf("gcr: %w: --%s must not be negative, got %s", ErrInvalidOption, d.name, *d.v)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	p.patterns = DefaultRegistries()
+	for _, r := range opts.Registries {
+		if err := validateRegistry(r); err != nil {
+			return nil, fmt.Errorf("gcr: %w: --registry %w", ErrInvalidOption, err)
+		}
+		if !contains(p.patterns, r) {
+			p.patterns = append(p.patterns, r)
+		}
+	}
+	if opts.WorkloadIdentityProvider != "" {
+		aud, err := audience(opts.WorkloadIdentityProvider)
+		if err != nil {
+			return nil, fmt.Errorf("gcr: %w", err)
+		}
+		p.audience = aud
+	}
+	sts, iam := opts.STSEndpoint, opts.IAMCredentialsEndpoint
+	if sts == "" {
+		sts = DefaultSTSEndpoint
+	}
+	if iam == "" {
+		iam = DefaultIAMCredentialsEndpoint
+	}
+	u, err := endpoint("sts-endpoint", sts)
+	if err != nil {
+		return nil, fmt.Errorf("gcr: %w", err)
+	}
+	p.stsURL = u.String()
+	if u, err = endpoint("iam-credentials-endpoint", iam); err != nil {
+		return nil, fmt.Errorf("gcr: %w", err)
+	}
+	p.iamURL = strings.TrimSuffix(u.String(), "/")
+
+	if p.now == nil {
+		p.now = time.Now
+	}
+	copts := opts.Cache
+	if copts.Now == nil {
+		copts.Now = p.now
+	}
+	if copts.Logger == nil {
+		copts.Logger = opts.Logger
+	}
+	p.cache = cache.New(copts)
+	p.metadata = sync.OnceValue(p.newMetadataClient)
+	p.httpClient = sync.OnceValue(newHTTPClient)
+	return p, nil
+}
+
+// Patterns returns the registry host patterns the provider serves, defaults first: the
+// provider's matchImages should list the same.
+func (p *Provider) Patterns() []string { return append([]string(nil), p.patterns...) }
+
+// Provide answers a request for an image on a Google registry: with the token of the pod's
+// service account when the request carries one (workload identity, never falling back to the
+// node), else with the node's credentials from the configured auth flow. An image on any other
+// host is an error wrapping ErrNotGoogleRegistry.
+func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*providers.Response, error) {
+	image, err := keyring.NormalizeImage(req.Image)
+	if err != nil {
+		return nil, fmt.Errorf("gcr: %w", err)
+	}
+	if err := p.checkHost(image); err != nil {
+		return nil, err
+	}
+	log := p.logger(ctx)
+	switch {
+	case req.ServiceAccountToken != "":
+		r, err := p.workloadToken(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		log.Log(ctx, providers.V(2), "gcr: workload identity token", "source", r.Source, "freshFor", r.FreshFor)
+		return p.tokenResponse(r)
+	case len(req.ServiceAccountAnnotations) > 0:
+		// The kubelet sends annotations only with a token; a request with annotations and
+		// no token is not one to answer with the node's identity.
+		return nil, fmt.Errorf("gcr: %w: the request has service account annotations but no service account token; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
+	}
+	switch p.flow {
+	case FlowDockercfg, FlowDockercfgURL:
+		d, err := p.dockercfg(ctx)
+		if err != nil {
+			return nil, err
+		}
+		log.Log(ctx, providers.V(2), "gcr: docker config", "flow", p.flow, "source", d.result.Source, "freshFor", d.result.FreshFor)
+		return p.dockercfgResponse(ctx, image, d)
+	default:
+		r, err := p.nodeToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		log.Log(ctx, providers.V(2), "gcr: node token", "account", p.account, "source", r.Source, "freshFor", r.FreshFor)
+		return p.tokenResponse(r)
+	}
+}
+
+// checkHost returns nil when image is on a host the provider serves.
+func (p *Provider) checkHost(image string) error {
+	for _, pat := range p.patterns {
+		if ok, _ := keyring.Match(pat, image); ok {
+			return nil
+		}
+	}
+	host := keyring.Registry(image)
+	hint := ""
+	if h, _, ok := strings.Cut(host, ":"); ok {
+		for _, pat := range p.patterns {
+			if ok, _ := keyring.Match(pat, h+image[len(host):]); ok {
+				hint = "; a registry with a port never matches a pattern without one, so the kubelet would not use the credentials"
+				break
+			}
+		}
+	}
+	return fmt.Errorf("gcr: %w: no credentials for %s (served: %s; add more with --registry)%s",
+		ErrNotGoogleRegistry, host, strings.Join(p.patterns, ", "), hint)
+}
+
+// tokenResponse answers with the access token in r for every pattern the provider serves.
+//
+// The cache key type is Global: an access token is good for every Google registry host, so
+// the kubelet may reuse one answer for all the images its matchImages match, and since the
+// auth map is keyed by the same patterns, an image on a host none of them matches still gets
+// nothing. For service account token requests the kubelet adds the service account (and, with
+// cacheType Token, the token) to the key, so one pod's answer never serves another account.
+func (p *Provider) tokenResponse(r *cache.Result) (*providers.Response, error) {
+	c, ok := r.Entry.Auth[tokenKey]
+	if !ok || c.Password == "" {
+		return nil, fmt.Errorf("gcr: cached entry holds no token")
+	}
+	auth := make(map[string]providers.AuthConfig, len(p.patterns))
+	for _, pat := range p.patterns {
+		auth[pat] = providers.AuthConfig{Username: c.Username, Password: c.Password}
+	}
+	return &providers.Response{
+		CacheKeyType:  providers.CacheKeyGlobal,
+		CacheDuration: providers.CacheFor(r.FreshFor.Truncate(time.Second)),
+		Auth:          auth,
+	}, nil
+}
+
+func (p *Provider) logger(ctx context.Context) *slog.Logger {
+	if l := providers.Logger(ctx); l.Handler() != slog.DiscardHandler {
+		return l
+	}
+	return p.log
+}
+
+func tokenEntry(token string, fetchedAt, expiresAt time.Time) *cache.Entry {
+	return &cache.Entry{
+		Auth:      map[string]cache.Credentials{tokenKey: {Username: Username, Password: token}},
+		FetchedAt: fetchedAt,
+		ExpiresAt: expiresAt,
+	}
+}
+
+// getOrFetch is cache.GetOrFetch that returns the fetch's own error unwrapped from the cache's
+// context when this call ran the fetch.
+func (p *Provider) getOrFetch(ctx context.Context, key cache.Key, fetch func(context.Context) (*cache.Entry, error)) (*cache.Result, error) {
+	var (
+		mu       sync.Mutex // the fetch may outlive this call when ctx ends first
+		fetchErr error
+	)
+	r, err := p.cache.GetOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
+		e, err := fetch(ctx)
+		mu.Lock()
+		fetchErr = err
+		mu.Unlock()
+		return e, err
+	})
+	if err != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		if fetchErr != nil && errors.Is(err, fetchErr) {
+			return nil, fetchErr
+		}
+	}
+	return r, err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
