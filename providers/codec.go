@@ -98,7 +98,8 @@ func DecodeRequest(data []byte) (req *Request, apiVersion string, warnings []str
 	return req, apiVersion, warnings, nil
 }
 
-// ValidateResponse checks what the kubelet checks of a response before it uses it.
+// ValidateResponse checks what the kubelet checks of a decoded response before it uses it:
+// the cacheKeyType must be one it knows.
 func ValidateResponse(resp *Response) error {
 	if resp == nil {
 		return fmt.Errorf("%w: nil response", ErrInvalidResponse)
@@ -107,9 +108,6 @@ func ValidateResponse(resp *Response) error {
 	case CacheKeyImage, CacheKeyRegistry, CacheKeyGlobal:
 	default:
 		return fmt.Errorf("%w: cacheKeyType %q is not Image, Registry or Global", ErrInvalidResponse, resp.CacheKeyType)
-	}
-	if resp.CacheDuration != nil && resp.CacheDuration.Duration < 0 {
-		return fmt.Errorf("%w: negative cacheDuration", ErrInvalidResponse)
 	}
 	return nil
 }
@@ -123,6 +121,10 @@ func EncodeResponse(resp *Response, apiVersion string) ([]byte, error) {
 	}
 	if err := ValidateResponse(resp); err != nil {
 		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	// The kubelet would accept a negative duration (an entry born expired); we never write one.
+	if resp.CacheDuration != nil && resp.CacheDuration.Duration < 0 {
+		return nil, fmt.Errorf("encode response: %w: negative cacheDuration", ErrInvalidResponse)
 	}
 	out := resp.DeepCopy()
 	out.TypeMeta.APIVersion, out.TypeMeta.Kind = "", ""

@@ -301,3 +301,17 @@ func TestErrorsNeverQuoteTheRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestNegativeCacheDuration(t *testing.T) {
+	resp := &Response{CacheKeyType: CacheKeyImage}
+	resp.CacheDuration = CacheFor(time.Hour)
+	resp.CacheDuration.Duration = -time.Minute
+	if _, err := EncodeResponse(resp, APIVersionV1); !errors.Is(err, ErrInvalidResponse) {
+		t.Errorf("EncodeResponse(negative cacheDuration) = %v, want ErrInvalidResponse", err)
+	}
+	// The kubelet decodes such an answer and uses it (the entry is born expired): so do we.
+	data := []byte(`{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Image","cacheDuration":"-1m0s"}`)
+	if _, err := DecodeResponse(data, APIVersionV1); err != nil {
+		t.Errorf("DecodeResponse(negative cacheDuration) = %v, want it accepted as the kubelet does", err)
+	}
+}
