@@ -1,0 +1,60 @@
+# pullkeys: kubelet image credential provider plugins.
+# The two commands a newcomer needs: `make demo` and `make test`.
+
+GO        ?= go
+FUZZTIME  ?= 3s
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
+BINARIES  := dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
+
+.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench release clean
+
+all: build
+
+## build: static binaries into bin/
+build:
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(BINARIES))
+
+## demo: the whole chain on loopback: a registry with auth, the cloud fakes, a kubelet config,
+## `pullkeys check` and a real pull with the returned credentials. No cloud account, no network.
+demo:
+	cd e2e && $(GO) run ./cmd/demo
+
+## test: everything CI runs (vet, gofmt, race tests, a short run of every fuzz target, e2e, the
+## kubelet-conformance suite).
+test: check unit fuzz-short e2e kubelet-e2e
+
+check:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz-short:
+	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
+
+## fuzz: every fuzz target for longer (FUZZTIME=10m make fuzz)
+fuzz:
+	FUZZTIME=$${FUZZTIME:-2m} ./hack/fuzz.sh
+
+e2e:
+	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+kubelet-e2e:
+	cd e2e/kubelet && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## bench: whole-process benchmarks against the floor; writes docs/benchmarks.md
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./cache/ ./providers/...
+	cd e2e && $(GO) run ./cmd/bench -out ../docs/benchmarks.md
+
+## release: reproducible static archives with checksums in dist/
+release:
+	$(GO) run ./hack/release -version $(VERSION) -commit $(COMMIT) -out dist
+
+clean:
+	rm -rf bin dist
