@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the main module for FUZZTIME each (default 3s).
+# Runs every fuzz target of the main and e2e modules for FUZZTIME each (default 3s).
 # make test runs it briefly; make fuzz runs it for longer.
 set -euo pipefail
 fuzztime=${FUZZTIME:-3s}
-cd "$(dirname "$0")/.."
+root="$(cd "$(dirname "$0")/.." && pwd)"
 count=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for module in "$root" "$root/e2e"; do
+cd "$module"
 for pkg in $(go list ./...); do
-  targets=$(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  targets=$(cat "$dir"/*_test.go 2>/dev/null | sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' || true)
   for target in $targets; do
     echo "fuzz: $pkg $target ($fuzztime)"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >/tmp/pullkeys-fuzz.log 2>&1 || {
-      cat /tmp/pullkeys-fuzz.log
+    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$fuzztime" "$pkg" >"$log" 2>&1 || {
+      cat "$log"
       echo "fuzz: $pkg $target FAILED (a failing input was saved under the package's testdata/fuzz)" >&2
       exit 1
     }
     count=$((count + 1))
   done
+done
 done
 echo "fuzz: $count targets passed"
