@@ -297,14 +297,15 @@ func (b *builder) auth(raw string, data json.RawMessage, store string) {
 
 // DecodeAuth decodes a docker config "auth" field, base64 of "user:password", the way the
 // kubelet does: padded when it ends in "=", unpadded otherwise, split at the first colon.
-// Surrounding white space is ignored. Errors wrap ErrInvalidAuth and never quote the field.
+// As in the kubelet, white space only counts when choosing the padding: the field itself is
+// decoded as it is, so a space around it makes it invalid (newlines are skipped by base64).
+// Errors wrap ErrInvalidAuth and never quote the field.
 func DecodeAuth(field string) (username, password string, err error) {
-	s := strings.TrimSpace(field)
 	enc := base64.RawStdEncoding
-	if strings.HasSuffix(s, "=") {
+	if strings.HasSuffix(strings.TrimSpace(field), "=") {
 		enc = base64.StdEncoding
 	}
-	decoded, err := enc.DecodeString(s)
+	decoded, err := enc.DecodeString(field)
 	if err != nil {
 		var corrupt base64.CorruptInputError
 		if errors.As(err, &corrupt) {
