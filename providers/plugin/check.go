@@ -204,7 +204,10 @@ func Mask(secret string) string {
 	if secret == "" {
 		return "(empty)"
 	}
-	return fmt.Sprintf("********(%d chars)", len([]rune(secret)))
+	if n := len([]rune(secret)); n != 1 {
+		return fmt.Sprintf("********(%d chars)", n)
+	}
+	return "********(1 char)"
 }
 
 // ErrNoImages is returned by Check when there is nothing to check.

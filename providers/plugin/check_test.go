@@ -220,7 +220,7 @@ func TestMask(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"", "(empty)"},
-		{"p", "********(1 chars)"},
+		{"p", "********(1 char)"},
 		{"pässwörd", "********(8 chars)"},
 	}
 	for _, tt := range tests {
