@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullkeys/pullkeys/dockercfg/pullsecret"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 	"github.com/pullkeys/pullkeys/providers/plugin"
@@ -60,6 +61,8 @@ func RunWith(ctx context.Context, opts Options, args []string, stdin io.Reader, 
 		err = c.check(ctx, rest)
 	case "request":
 		err = c.request(rest)
+	case "secret":
+		return pullsecret.Command(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		ver, rev := providers.Version()
 		fmt.Fprintf(stdout, "%s %s (commit %s)\n", Name, ver, rev)
@@ -110,6 +113,11 @@ Commands:
         the kubelet would hand to the container runtime
   request [--api-version v1|v1beta1|v1alpha1] IMAGE
         print the request the kubelet would send, for "%[1]s request IMAGE | some-plugin"
+  secret create NAME (--docker-server S --docker-username U --docker-password P |
+                      --from-docker-config FILE | --from-provider BINARY IMAGE...)
+        print a kubernetes.io/dockerconfigjson Secret as kubectl would create it
+  secret check FILE|-
+        explain what is wrong with a pull Secret, or which images its entries serve
   version
         print the version
   help [command]
