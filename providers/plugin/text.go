@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"github.com/pullkeys/pullkeys/providers/keyring"
 	"io"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func (img *ImageReport) writeText(tw *textWriter) {
 		tw.line(0, "image %s", img.Image)
 	}
 	for _, p := range img.Providers {
-		p.writeText(tw)
+		p.writeText(tw, img.Normalized)
 	}
 	if len(img.Credentials) == 0 {
 		tw.line(1, "credentials: none, the runtime pulls %s anonymously", img.Normalized)
@@ -65,11 +66,28 @@ func (img *ImageReport) writeText(tw *textWriter) {
 	tw.line(1, "result: %s", img.Status)
 }
 
-func (p *ProviderReport) writeText(tw *textWriter) {
+func (p *ProviderReport) writeText(tw *textWriter, image string) {
 	if !p.Matched {
 		tw.line(1, "provider %s: not used, no matchImages entry matches", p.Name)
-		for _, m := range p.MatchImages {
+		// A long matchImages list (ECR has one pattern per partition and form) would bury the
+		// interesting lines: patterns with the image's label count fail for a reason worth
+		// reading (port, path, one label); the others are counted. -o json lists every one.
+		near, far := p.MatchImages, 0
+		if len(p.MatchImages) > 3 {
+			near = nil
+			for _, m := range p.MatchImages {
+				if labels(m.Pattern) != labels(image) {
+					far++
+				} else {
+					near = append(near, m)
+				}
+			}
+		}
+		for _, m := range near {
 			tw.line(2, "%q: %s: %s", m.Pattern, m.Reason, m.Detail)
+		}
+		if far > 0 {
+			tw.line(2, "%d more pattern(s) have another number of host labels than the image (-o json lists each)", far)
 		}
 		return
 	}
@@ -166,4 +184,17 @@ func (t *textWriter) line(indent int, format string, args ...any) {
 		return
 	}
 	_, t.err = fmt.Fprintf(t.w, "%s%s\n", strings.Repeat("  ", indent), fmt.Sprintf(format, args...))
+}
+
+// labels returns the number of host labels of a pattern or image, -1 when it does not parse.
+func labels(s string) int {
+	u, err := keyring.ParseSchemeless(s)
+	if err != nil {
+		return -1
+	}
+	host := u.Hostname()
+	if host == "" {
+		host = u.Host
+	}
+	return strings.Count(host, ".") + 1
 }
