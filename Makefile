@@ -8,7 +8,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
 BINARIES  := dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
 
-.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench release clean
+.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench bench-quick release clean
 
 all: build
 
@@ -50,7 +50,11 @@ kubelet-e2e:
 ## bench: whole-process benchmarks against the floor; writes docs/benchmarks.md
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./cache/ ./providers/...
-	cd e2e && $(GO) run ./cmd/bench -out ../docs/benchmarks.md
+	$(GO) run ./hack/bench -out docs/benchmarks.md
+
+## bench-quick: a smoke run of the whole-process harness (a handful of runs, no latency)
+bench-quick:
+	$(GO) run ./hack/bench -quick
 
 ## release: reproducible static archives with checksums in dist/
 release:

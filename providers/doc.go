@@ -32,4 +32,13 @@
 // below the kubelet's one-minute kill, and writes exactly one JSON document on success and
 // nothing at all on failure. [Main] wraps Run for a binary: shared flags, logs on stderr,
 // exit status and signals.
+//
+// # Start-up
+//
+// The kubelet starts a plugin process for every pull it cannot answer from its own cache, so
+// what a process does before it reads the request is paid on every such pull. The scheme and
+// codecs are built on first use, and nothing here compiles regular expressions or builds
+// tables at package initialisation. hack/bench measures the whole process; the
+// k8s.io/kubelet API types themselves (and what k8s.io/apimachinery brings with them) are the
+// largest part of this package's cost (docs/benchmarks.md).
 package providers

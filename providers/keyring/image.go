@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	"github.com/distribution/reference"
 )
 
 // Docker Hub's names as the kubelet knows them.
@@ -18,13 +16,15 @@ const (
 )
 
 // NormalizeImage returns the repository the kubelet would send to a plugin for ref: the
-// fully qualified name without tag or digest ("nginx:1.2" → "docker.io/library/nginx").
+// fully qualified name without tag or digest ("nginx:1.2" → "docker.io/library/nginx"). It
+// parses ref as github.com/distribution/reference's ParseNormalizedNamed does, with the same
+// results and error texts, without that package's regular expressions.
 func NormalizeImage(ref string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	name, err := parseNormalizedName(ref)
 	if err != nil {
 		return "", fmt.Errorf("invalid image reference %q: %w", truncate(ref, 300), err)
 	}
-	return named.Name(), nil
+	return name, nil
 }
 
 // Registry returns the registry part of a normalised image: the text before the first "/",
