@@ -22,6 +22,11 @@ const (
 func NormalizeImage(ref string) (string, error) {
 	name, err := parseNormalizedName(ref)
 	if err != nil {
+		if userinfo := userinfoOf(ref); userinfo != "" {
+			// The parser's messages quote the name: take the userinfo out of them too.
+			msg := strings.ReplaceAll(err.Error(), userinfo, "REDACTED")
+			return "", fmt.Errorf("invalid image reference %q: %s", truncate(strings.ReplaceAll(ref, userinfo, "REDACTED"), 300), msg)
+		}
 		return "", fmt.Errorf("invalid image reference %q: %w", truncate(ref, 300), err)
 	}
 	return name, nil
@@ -67,6 +72,21 @@ func NormalizeKey(key string) (string, error) {
 		return u.Host + path, nil
 	}
 	return u.Host, nil
+}
+
+// userinfoOf returns the "user:password" before an "@" in the host part of a reference typed
+// by hand (with or without a scheme), or "". Errors that quote the reference hide it, so that
+// they never quote a password. A digest's "@" comes after the first "/" and is not userinfo.
+func userinfoOf(ref string) string {
+	rest := ref
+	if i := strings.Index(rest, "://"); i >= 0 {
+		rest = rest[i+3:]
+	}
+	host, _, _ := strings.Cut(rest, "/")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		return host[:i]
+	}
+	return ""
 }
 
 func truncate(s string, n int) string {

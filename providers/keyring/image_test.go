@@ -1,6 +1,9 @@
 package keyring
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNormalizeImage(t *testing.T) {
 	tests := []struct {
@@ -92,5 +95,22 @@ func TestRegistry(t *testing.T) {
 		if got := Registry(image); got != want {
 			t.Errorf("Registry(%q) = %q, want %q", image, got, want)
 		}
+	}
+}
+
+func TestNormalizeImageErrorHidesUserinfo(t *testing.T) {
+	for _, ref := range []string{"user:PASSWORD@gcr.io/p/app", "https://user:PASSWORD@gcr.io/p/app", "PASSWORD@reg.io", "a@b:PASSWORD@reg.io/x"} {
+		_, err := NormalizeImage(ref)
+		if err == nil {
+			t.Errorf("NormalizeImage(%q) = nil error, want an invalid reference", ref)
+			continue
+		}
+		if strings.Contains(err.Error(), "PASSWORD") {
+			t.Errorf("NormalizeImage(%q) error %q quotes the userinfo", ref, err)
+		}
+	}
+	// A digest's "@" is not userinfo: the reference is quoted as it was.
+	if got := userinfoOf("reg.io/app@sha256:abc"); got != "" {
+		t.Errorf("userinfoOf(digest reference) = %q, want none", got)
 	}
 }

@@ -145,7 +145,9 @@ func Exec(ctx context.Context, binDir string, p Provider, req *providers.Request
 	case ctx.Err() != nil:
 		res.Err = fmt.Errorf("exec %s: %w", p.Name, ctx.Err())
 		return res
-	case execCtx.Err() != nil:
+	case execCtx.Err() != nil || errors.Is(runErr, exec.ErrWaitDelay):
+		// ErrWaitDelay: the plugin exited but its pipes stayed open for WaitDelay; under load
+		// that can be seen before the context's own timer has marked it done.
 		if cmd.ProcessState != nil && cmd.ProcessState.Exited() {
 			res.Err = fmt.Errorf("exec %s: %w: it exited, but a child process kept its stdout or stderr open past %s; the kubelet waits for it and then discards the answer", p.Name, ErrTimeout, timeout)
 		} else {
