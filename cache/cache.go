@@ -77,6 +77,9 @@ type Cache struct {
 	now      func() time.Time
 	log      *slog.Logger
 	poll     time.Duration
+	// reserve is how much of the caller's time left is kept back from the lock wait and the
+	// fetch when a stale entry could be served instead (staleReserve; tests replace it).
+	reserve func(left time.Duration) time.Duration
 
 	flights singleflight.Group
 	mu      sync.Mutex
@@ -93,6 +96,7 @@ func New(opts Options) *Cache {
 		now:      opts.Now,
 		log:      opts.Logger,
 		poll:     opts.LockPoll,
+		reserve:  staleReserve,
 		mem:      make(map[string]*Entry),
 	}
 	if c.log == nil {
@@ -176,6 +180,21 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 		}
 		return nil
 	}
+	// work is the context of the lock wait and the fetch: ctx, or, once there is a stale
+	// entry to fall back on, ctx with an earlier deadline, so that a refresh that does not end
+	// (a hung API, a stuck lock holder) still leaves time to answer with the stale entry. The
+	// caller's own deadline is final: an answer after it is no answer.
+	work, cancel, reserved := ctx, context.CancelFunc(func() {}), false
+	defer func() { cancel() }()
+	reserveIfStale := func() {
+		if old == nil || reserved {
+			return
+		}
+		reserved = true
+		if deadline, ok := ctx.Deadline(); ok {
+			work, cancel = context.WithDeadline(ctx, deadline.Add(-c.reserve(time.Until(deadline))))
+		}
+	}
 	if r := check(c.memGet(key), Memory, func() { c.memDelete(key) }); r != nil {
 		return r, nil // another flight just filled memory
 	}
@@ -188,7 +207,8 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 			c.memPut(key, r.Entry)
 			return r, nil
 		}
-		unlock, err := c.lock(ctx, base)
+		reserveIfStale()
+		unlock, err := c.lock(work, base)
 		switch {
 		case err == nil:
 			defer unlock()
@@ -197,13 +217,14 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 				c.memPut(key, r.Entry)
 				return r, nil
 			}
-		case ctx.Err() != nil:
+		case work.Err() != nil:
 			return c.stale(key, old, fmt.Errorf("cache: wait for lock of %v: %w", key, err))
 		default:
 			c.log.Warn("cache: fetching without the file lock", "key", key, "err", err)
 		}
 	}
-	e, err := c.fetch(ctx, key, fetch)
+	reserveIfStale()
+	e, err := c.fetch(work, key, fetch)
 	if err != nil {
 		return c.stale(key, old, err)
 	}
@@ -219,6 +240,23 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 		r = &Result{Entry: e, Source: Fetched}
 	}
 	return r, nil
+}
+
+// Bounds of staleReserve.
+const (
+	staleReserveFraction = 4               // a quarter of the time left
+	staleReserveMax      = 5 * time.Second // and never more than this
+)
+
+// staleReserve returns how much of the time left before the caller's deadline is kept back
+// from a refresh when a stale entry could be served instead: a quarter, at most five seconds.
+// With the plugins' 50s deadline a hung API is abandoned after 45s and the stale entry
+// answered, well before the kubelet's one-minute kill.
+func staleReserve(left time.Duration) time.Duration {
+	if left <= 0 {
+		return 0
+	}
+	return min(left/staleReserveFraction, staleReserveMax)
 }
 
 // fetch calls f and checks its entry.

@@ -13,11 +13,15 @@
 // ECR credential helper does. Result.FreshFor is the fresh time left, which providers return
 // to the kubelet as the cache duration. Past that point the next call fetches again; if the
 // fetch fails, the old entry is still served (Source Stale, FreshFor 0, with a warning) until
-// StaleMargin (default 5 minutes) before it expires. An expired entry is never served: it is
-// deleted from memory and disk when seen, and after each fetch the expired entries of all keys
-// are pruned, with their lock files and whatever crashed writers left. A fetch that returns a
-// nil entry, one already expired or one expiring at or before it was fetched fails with
-// ErrInvalidEntry and nothing is stored; a zero FetchedAt is taken to mean now.
+// StaleMargin (default 5 minutes) before it expires. A refresh that does not end (a hung API,
+// another process stuck holding the lock) counts as failed in time to serve the old entry:
+// while there is one to fall back on, the lock wait and the fetch get the caller's deadline
+// less a reserve (a quarter of the time left, at most 5 seconds), since an answer after the
+// caller's deadline is no answer. An expired entry is never served: it is deleted from memory
+// and disk when seen, and after each fetch the expired entries of all keys are pruned, with
+// their lock files and whatever crashed writers left. A fetch that returns a nil entry, one
+// already expired or one expiring at or before it was fetched fails with ErrInvalidEntry and
+// nothing is stored; a zero FetchedAt is taken to mean now.
 //
 // # Where
 //

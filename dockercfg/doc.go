@@ -79,8 +79,10 @@
 // The answer holds only the entries whose key matches the image under the kubelet's keyring
 // rules (see package keyring), keyed by normalised key, never the whole file. A Docker Hub
 // image that no key matches gets the "index.docker.io" entry (the kubelet's fallback, which
-// it applies again to our answer). No match is an empty auth map and exit status 0: the kubelet
-// then pulls without these credentials.
+// it applies again to our answer). The kubelet's rule also counts "localhost/app" as a Docker
+// Hub image (no "." or ":" in its first element), but the runtime pulls it from localhost,
+// where any process on the node may listen: it does not get the Docker Hub entry. No match is
+// an empty auth map and exit status 0: the kubelet then pulls without these credentials.
 //
 // cacheDuration is --cache-duration (default 5m, the kubelet's re-read interval for its own
 // docker config files; 0 means "do not cache"). cacheKeyType is Registry, unless a key with a

@@ -42,8 +42,8 @@ type candidate struct {
 // Resolve returns the credentials that configs hold for image (normalised, as the kubelet
 // sends it), keyed by normalised key: only the entries whose key matches image under the
 // kubelet's keyring rules, in the kubelet's order, and, for a Docker Hub image that nothing
-// else matches, the entry under "index.docker.io". Nothing matching is an empty map and no
-// error.
+// else matches, the entry under "index.docker.io" (not for "localhost/…", see
+// pullsFromDockerHub). Nothing matching is an empty map and no error.
 //
 // Configs are in order of precedence: for a key held by several, the first that yields
 // credentials wins; a credential helper that has none for the key ("credentials not found")
@@ -77,7 +77,14 @@ func Resolve(ctx context.Context, image string, configs []*Config, opts ResolveO
 
 	var keys []string
 	seen := make(map[string]bool)
+	hub := pullsFromDockerHub(image)
 	for _, c := range kr.Lookup(image) {
+		if c.Key == keyring.DockerHubKey && !hub {
+			// The keyring's Docker Hub fallback, for an image the runtime pulls elsewhere.
+			if ok, _ := keyring.Match(c.Key, image); !ok {
+				continue
+			}
+		}
 		if !seen[c.Key] {
 			seen[c.Key] = true
 			keys = append(keys, c.Key)
@@ -88,13 +95,24 @@ func Resolve(ctx context.Context, image string, configs []*Config, opts ResolveO
 	if err != nil {
 		return nil, err
 	}
-	if len(out) == 0 && keyring.IsDockerHub(image) && !seen[keyring.DockerHubKey] && len(byKey[keyring.DockerHubKey]) > 0 {
+	if len(out) == 0 && hub && !seen[keyring.DockerHubKey] && len(byKey[keyring.DockerHubKey]) > 0 {
 		// Every key that matched came up empty: the kubelet would then fall back to the
 		// Docker Hub entry, and so do we.
 		log.Log(ctx, providers.V(3), "falling back to the Docker Hub entry", "image", image)
 		return resolveKeys(ctx, []string{keyring.DockerHubKey}, byKey, opts)
 	}
 	return out, nil
+}
+
+// pullsFromDockerHub reports whether the runtime pulls image from Docker Hub, so that the
+// credentials stored under index.docker.io may serve it. It is the kubelet's rule
+// (keyring.IsDockerHub: a first path element that is docker.io or index.docker.io, or that has
+// no "." or ":"), except for "localhost": the kubelet's rule counts "localhost/app" as Docker
+// Hub, but image references name the registry localhost there, and the runtime pulls from
+// whatever listens on the node's loopback. Docker Hub's password is not sent there.
+func pullsFromDockerHub(image string) bool {
+	first, _, found := strings.Cut(image, "/")
+	return keyring.IsDockerHub(image) && !(found && first == "localhost")
 }
 
 // resolveKeys resolves keys concurrently (a key's candidates in order).
