@@ -8,7 +8,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
 BINARIES  := dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
 
-.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench bench-quick release clean
+.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench bench-quick release release-repro clean
 
 all: build
 
@@ -59,6 +59,10 @@ bench-quick:
 ## release: reproducible static archives with checksums in dist/
 release:
 	$(GO) run ./hack/release -version $(VERSION) -commit $(COMMIT) -out dist
+
+## release-repro: build every platform twice, from two paths with a cold build cache, and compare bytes (slow)
+release-repro:
+	PULLKEYS_SLOW_TESTS=1 $(GO) test -count=1 -timeout=60m -run 'TestRelease$$' ./hack/release
 
 clean:
 	rm -rf bin dist
