@@ -1,15 +1,19 @@
 package ecr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
@@ -44,6 +48,12 @@ func (p *Provider) callAPI(ctx context.Context, log *slog.Logger, reg Registry, 
 	if err != nil {
 		return token{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	// Wrapped after loading, not with WithHTTPClient, so that AWS_CA_BUNDLE still applies
+	// (loading leaves the client nil when nothing customises it: the SDK's default then).
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = inMemoryBodies{cfg.HTTPClient}
 	// Credentials are fetched before the ECR call, not inside its retry loop: a failure then
 	// says whose credentials are missing, and STS is not retried once per ECR attempt.
 	if id.roleARN != "" {
@@ -148,4 +158,29 @@ func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 		level = slog.LevelWarn
 	}
 	l.log.Log(l.ctx, level, "aws sdk: "+fmt.Sprintf(format, v...))
+}
+
+// inMemoryBodies sends each request with its body read into memory first. smithy-go closes a
+// request body as soon as the response headers are in, and a read of the closed body answers
+// io.EOF as an error to a WriterTo caller. net/http's write loop can still be in the body then
+// (an endpoint may answer once it has the bytes, before the loop's final read past
+// Content-Length): it takes that io.EOF for a failed write and closes the connection under the
+// response body, and a token answer larger than the transport's read buffer fails with "use of
+// closed network connection" (then the SDK retries, and logs a warning on stderr). With the
+// body in memory, net/http sends it whole before it reads the answer. Requests to ECR and STS
+// are a few hundred bytes.
+type inMemoryBodies struct{ c aws.HTTPClient }
+
+func (h inMemoryBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return h.c.Do(r)
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return h.c.Do(r)
 }

@@ -17,7 +17,8 @@ func execute(t *testing.T, stdin string, args ...string) (code int, stdout, stde
 	t.Helper()
 	var out, errOut bytes.Buffer
 	args = append([]string{"--cache-dir=" + t.TempDir(), "--max-backoff=1ms"}, args...)
-	code = providers.Execute(context.Background(), Plugin(), args, strings.NewReader(stdin), &out, &errOut)
+	plugin := Plugin()
+	code = providers.Execute(context.Background(), plugin, args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
