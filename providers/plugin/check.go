@@ -355,7 +355,7 @@ func (c *checker) provider(ctx context.Context, p Provider, image string) (Provi
 	}
 	var usable keyring.Keyring
 	for _, a := range ans.Auth {
-		if a.NormalizedKey == "" {
+		if a.Reason == "invalid" && a.NormalizedKey == "" { // NormalizeKey refused it
 			pr.Warnings = append(pr.Warnings, fmt.Sprintf("auth key %q does not parse: the kubelet ignores it", a.Key))
 			continue
 		}
