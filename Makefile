@@ -37,9 +37,9 @@ unit:
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
 
-## fuzz: every fuzz target for longer (FUZZTIME=10m make fuzz)
+## fuzz: every fuzz target for longer (FUZZTIME=10m make fuzz), the kubelet-conformance ones too
 fuzz:
-	FUZZTIME=$${FUZZTIME:-2m} ./hack/fuzz.sh
+	FUZZTIME=$${FUZZTIME:-2m} FUZZ_MODULES=". e2e e2e/kubelet" ./hack/fuzz.sh
 
 e2e:
 	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...

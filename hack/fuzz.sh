@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of the main and e2e modules for FUZZTIME each (default 3s).
+# Runs every fuzz target of the modules in FUZZ_MODULES (default: the main and e2e modules)
+# for FUZZTIME each (default 3s).
 # make test runs it briefly; make fuzz runs it for longer.
 set -euo pipefail
 fuzztime=${FUZZTIME:-3s}
@@ -7,8 +8,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 count=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for module in "$root" "$root/e2e"; do
-cd "$module"
+for module in ${FUZZ_MODULES:-. e2e}; do
+cd "$root/$module"
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   targets=$(cat "$dir"/*_test.go 2>/dev/null | sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' || true)
