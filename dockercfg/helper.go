@@ -145,7 +145,7 @@ func (h *ExecHelper) Get(ctx context.Context, name, serverURL string) (string, s
 		Secret    string
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
-		return "", "", fmt.Errorf("%s: %w: the output is not the helper protocol's JSON (%s)", what, ErrHelperFailed, jsonProblem(stdout.Bytes(), err, "the output"))
+		return "", "", fmt.Errorf("%s: %w: the output is not the helper protocol's JSON (%s)", what, ErrHelperFailed, JSONProblem(stdout.Bytes(), err, "the output"))
 	}
 	if resp.Username == "" && resp.Secret == "" {
 		return "", "", fmt.Errorf("%s: %w: empty answer", what, ErrCredentialsNotFound)

@@ -142,7 +142,7 @@ func Parse(data []byte, origin string) (*Config, error) {
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return fail("%s", jsonProblem(data, err, "the document"))
+		return fail("%s", JSONProblem(data, err, "the document"))
 	}
 	if top == nil {
 		return fail("the document is null, want a JSON object")
@@ -158,7 +158,7 @@ func Parse(data []byte, origin string) (*Config, error) {
 	if cfg.Format == FormatConfigJSON {
 		var doc configJSON
 		if err := json.Unmarshal(data, &doc); err != nil {
-			return fail("%s", jsonProblem(data, err, "the document"))
+			return fail("%s", JSONProblem(data, err, "the document"))
 		}
 		store := doc.CredentialsStore
 		if store != "" && !helperName.MatchString(store) {
@@ -264,7 +264,7 @@ func (b *builder) auth(raw string, data json.RawMessage, store string) {
 	}
 	var ac types.AuthConfig
 	if err := json.Unmarshal(data, &ac); err != nil {
-		b.warn(raw, jsonProblem(data, err, "the entry")+": skipped")
+		b.warn(raw, JSONProblem(data, err, "the entry")+": skipped")
 		return
 	}
 	if ac.Auth != "" {
@@ -343,10 +343,11 @@ func DisplayKey(raw string) string {
 	return truncate(raw, 200)
 }
 
-// jsonProblem describes a JSON decoding error by position and type only: Go's messages can
-// quote a character of the input, or a whole number, which may be part of a secret.
-// subject names the value concerned when the problem is its own type.
-func jsonProblem(data []byte, err error, subject string) string {
+// JSONProblem describes a JSON decoding error of data by position and JSON kinds only: Go's
+// messages can quote a character of the input, or a whole number, which may be part of a
+// secret. subject names the value concerned when the problem is its own type ("" for "a").
+// Package pullsecret shares it.
+func JSONProblem(data []byte, err error, subject string) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -356,10 +357,17 @@ func jsonProblem(data []byte, err error, subject string) string {
 	case errors.As(err, &typ):
 		got, _, _ := strings.Cut(typ.Value, " ")
 		want := jsonKind(typ.Type)
-		if typ.Field == "" {
-			return fmt.Sprintf("%s is a JSON %s, want %s", subject, got, want)
+		if typ.Field != "" {
+			return fmt.Sprintf("field %q is a JSON %s, want %s", strings.TrimPrefix(typ.Field, "ConfigFile."), got, want)
 		}
-		return fmt.Sprintf("field %q is a JSON %s, want %s", strings.TrimPrefix(typ.Field, "ConfigFile."), got, want)
+		if subject == "" {
+			return fmt.Sprintf("a JSON %s, want %s", got, want)
+		}
+		return fmt.Sprintf("%s is a JSON %s, want %s", subject, got, want)
+	case strings.Contains(err.Error(), "unexpected end of JSON input"):
+		return "invalid JSON: it ends early"
+	case json.Valid(data):
+		return "a field holds a value of the wrong form (a timestamp that does not parse, say)"
 	}
 	return "invalid JSON"
 }
@@ -375,9 +383,14 @@ func jsonKind(t reflect.Type) string {
 	case reflect.Map, reflect.Struct:
 		return "an object"
 	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string"
+		}
 		return "an array"
 	case reflect.Bool:
 		return "a boolean"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 		reflect.Float32, reflect.Float64:

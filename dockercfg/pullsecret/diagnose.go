@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
+
+	"github.com/pullkeys/pullkeys/dockercfg"
 )
 
 // base64Problem explains why s (a base64 value) does not decode, by position and by the class
@@ -76,55 +77,9 @@ func decodeKubeletAuth(field string) (user, password string, err error) {
 	return user, password, nil
 }
 
-// jsonProblem describes a JSON decoding error by position and JSON kinds only: Go's messages
-// may quote part of the input, which may be a secret.
-func jsonProblem(data []byte, err error) string {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		line, col := position(data, syntax.Offset)
-		return fmt.Sprintf("invalid JSON at line %d, column %d", line, col)
-	case errors.As(err, &typ):
-		got, _, _ := strings.Cut(typ.Value, " ")
-		if typ.Field == "" {
-			return fmt.Sprintf("a JSON %s, want %s", got, jsonKind(typ.Type))
-		}
-		return fmt.Sprintf("field %q is a JSON %s, want %s", typ.Field, got, jsonKind(typ.Type))
-	case strings.Contains(err.Error(), "unexpected end of JSON input"):
-		return "invalid JSON: it ends early"
-	case json.Valid(data):
-		return "a field holds a value of the wrong form (a timestamp that does not parse, say)"
-	}
-	return "invalid JSON"
-}
-
-// jsonKind names the JSON kind that decodes into t.
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "another type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return "a base64 string"
-		}
-		return "an array"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	return "another type"
-}
+// jsonProblem describes a JSON decoding error by position and JSON kinds only (the
+// dockercfg parser's wording): Go's messages may quote part of the input, which may be a secret.
+func jsonProblem(data []byte, err error) string { return dockercfg.JSONProblem(data, err, "") }
 
 // kindOf names the JSON kind of a raw value.
 func kindOf(raw json.RawMessage) string {
@@ -145,15 +100,6 @@ func kindOf(raw json.RawMessage) string {
 		return "null"
 	}
 	return "number"
-}
-
-// position turns a byte offset into a 1-based line and column.
-func position(data []byte, offset int64) (line, col int) {
-	offset = max(0, min(offset, int64(len(data))))
-	before := data[:offset]
-	line = bytes.Count(before, []byte("\n")) + 1
-	col = max(1, int(offset)-(bytes.LastIndexByte(before, '\n')+1))
-	return line, col
 }
 
 // looksLikeBase64JSON reports whether data, not JSON itself, is base64 of a JSON object:
