@@ -42,7 +42,7 @@ type candidate struct {
 // Resolve returns the credentials that configs hold for image (normalised, as the kubelet
 // sends it), keyed by normalised key: only the entries whose key matches image under the
 // kubelet's keyring rules, in the kubelet's order, and, for a Docker Hub image that nothing
-// else matches, the entry under "index.docker.io" (not for "localhost/…", see
+// else matches, the entry under "index.docker.io" (only for images on docker.io, see
 // pullsFromDockerHub). Nothing matching is an empty map and no error.
 //
 // Configs are in order of precedence: for a key held by several, the first that yields
@@ -104,15 +104,15 @@ func Resolve(ctx context.Context, image string, configs []*Config, opts ResolveO
 	return out, nil
 }
 
-// pullsFromDockerHub reports whether the runtime pulls image from Docker Hub, so that the
-// credentials stored under index.docker.io may serve it. It is the kubelet's rule
-// (keyring.IsDockerHub: a first path element that is docker.io or index.docker.io, or that has
-// no "." or ":"), except for "localhost": the kubelet's rule counts "localhost/app" as Docker
-// Hub, but image references name the registry localhost there, and the runtime pulls from
-// whatever listens on the node's loopback. Docker Hub's password is not sent there.
+// pullsFromDockerHub reports whether the runtime pulls image (normalised, as the kubelet sends
+// it) from Docker Hub, so that the credentials stored under index.docker.io may serve it: its
+// registry is docker.io. The kubelet's own rule (keyring.IsDockerHub: a first path element
+// with no "." or ":") is broader: it counts "localhost/app", and "A/app" (an upper-case first
+// element is a registry host to the reference parser), whose runtimes pull from that host, the
+// node's loopback or whatever "A" resolves to. Docker Hub's password is not sent there.
 func pullsFromDockerHub(image string) bool {
-	first, _, found := strings.Cut(image, "/")
-	return keyring.IsDockerHub(image) && !(found && first == "localhost")
+	reg := keyring.Registry(image)
+	return reg == keyring.DockerHub || reg == keyring.DockerHubKey
 }
 
 // resolveKeys resolves keys concurrently (a key's candidates in order).

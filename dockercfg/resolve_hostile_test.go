@@ -67,6 +67,9 @@ func TestResolve_LookalikeHosts_NoCredentials(t *testing.T) {
 // element has no "." or ":" as Docker Hub, "localhost/app" included; but the runtime pulls
 // "localhost/app" from localhost, where any process on the node may listen. Docker Hub's
 // credentials must not go there.
+// TestResolve_LocalhostIsNotDockerHub: only images on docker.io get the Docker Hub entry, not
+// the other images the kubelet's rule counts as Docker Hub ("localhost/…", and an upper-case
+// first element, which the reference parser takes for a registry host).
 func TestResolve_LocalhostIsNotDockerHub(t *testing.T) {
 	cfg := mustParse(t, "config.json", hostileConfig)
 	for _, tt := range []struct {
@@ -77,6 +80,8 @@ func TestResolve_LocalhostIsNotDockerHub(t *testing.T) {
 		{"docker.io/user/app", []string{keyring.DockerHubKey}},
 		{"localhost/library/nginx", nil},
 		{"localhost/app", nil},
+		{"A/0", nil},
+		{"Registry/team/app", nil},
 	} {
 		auth, err := Resolve(context.Background(), tt.image, []*Config{cfg}, ResolveOptions{})
 		if err != nil {
