@@ -50,7 +50,12 @@ func FuzzInstallConfig(f *testing.F) {
 			if _, statErr := os.Stat(installed); !errors.Is(statErr, fs.ErrNotExist) {
 				t.Fatalf("Install() = %v, but installed the config", err)
 			}
-			if strings.Contains(err.Error(), "env-value-that-must-never-be-printed") {
+			// The fuzzer moves the marker around: quoting it is a leak only when every place it
+			// stands in the input is an env value (an apiVersion of that text may be quoted).
+			const marker = "env-value-that-must-never-be-printed"
+			doc := string(config)
+			onlyEnv := strings.Count(doc, marker) == strings.Count(doc, `"value":"`+marker)+strings.Count(doc, "value: "+marker)
+			if onlyEnv && strings.Contains(err.Error(), marker) {
 				t.Fatalf("Install() error quotes an env value: %v", err)
 			}
 			return
