@@ -145,7 +145,7 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 		"freshFor", res.FreshFor.Round(time.Second), "expiresAt", res.Entry.ExpiresAt)
 	return &providers.Response{
 		CacheKeyType:  providers.CacheKeyRegistry,
-		CacheDuration: providers.CacheFor(res.FreshFor),
+		CacheDuration: providers.CacheFor(res.FreshFor.Truncate(time.Second)), // whole seconds: readable, never past the fresh time
 		Auth:          map[string]providers.AuthConfig{host: {Username: cred.Username, Password: cred.Password}},
 	}, nil
 }
