@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,30 +51,30 @@ func decodeEntry(data []byte) (string, *Entry, error) {
 }
 
 // readEntry decodes the cache file name, which must be a regular file: a symlink is not
-// followed and a FIFO does not block.
-func readEntry(name string) (string, *Entry, error) {
+// followed and a FIFO does not block. sum is the SHA-256 of the file's bytes.
+func readEntry(name string) (key string, e *Entry, sum [32]byte, err error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return "", nil, err
+		return "", nil, sum, err
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
-		return "", nil, err
+		return "", nil, sum, err
 	} else if !fi.Mode().IsRegular() {
-		return "", nil, fmt.Errorf("%s: not a regular file", name)
+		return "", nil, sum, fmt.Errorf("%s: not a regular file", name)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return "", nil, err
+		return "", nil, sum, err
 	}
 	if len(data) > maxFileSize {
-		return "", nil, fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
+		return "", nil, sum, fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
 	}
-	key, e, err := decodeEntry(data)
+	key, e, err = decodeEntry(data)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", name, err)
+		return "", nil, sum, fmt.Errorf("%s: %w", name, err)
 	}
-	return key, e, nil
+	return key, e, sha256.Sum256(data), nil
 }
 
 // writeFile atomically replaces name with data: a temporary file in the same directory,

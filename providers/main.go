@@ -12,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Build information, stamped by the release build with
@@ -103,11 +105,26 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 	if err != nil {
 		return fail(err)
 	}
-	if err := Run(ctx, stdin, stdout, prov); err != nil {
+	data, err := readRequest(stdin)
+	if err != nil {
+		return fail(err)
+	}
+	ctx = replay.WithRecorder(ctx)
+	a, err := answer(ctx, data, stdout, prov)
+	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("terminated by signal: %w", err)
 		}
 		return fail(err)
+	}
+	// Keep the answer for the front binary to replay (providers/replay), unless it was asked
+	// for logs, which only this binary writes, or the request carries a service account
+	// token, which is new on every request.
+	if *verbosity == 0 && a.req.ServiceAccountToken == "" && len(a.req.ServiceAccountAnnotations) == 0 &&
+		a.resp.CacheDuration != nil {
+		if err := replay.Save(ctx, args, data, a.out, a.resp.CacheDuration.Duration); err != nil {
+			log.Log(ctx, V(1), "answer not saved for replay", "err", err)
+		}
 	}
 	return 0
 }

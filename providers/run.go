@@ -24,27 +24,50 @@ const DefaultTimeout = 50 * time.Second
 // apiVersion. On any failure it returns an error and writes nothing to stdout. The logger in
 // ctx (see WithLogger) receives diagnostics; it never receives secrets.
 func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, p Provider) error {
-	log := Logger(ctx)
-	data, err := io.ReadAll(io.LimitReader(stdin, MaxRequestBytes+1))
-	if err != nil {
-		return fmt.Errorf("read request: %w", err)
-	}
-	if len(data) > MaxRequestBytes {
-		return fmt.Errorf("read request: %w: more than %d bytes on stdin", ErrTooLarge, MaxRequestBytes)
-	}
-	req, apiVersion, warnings, err := DecodeRequest(data)
+	data, err := readRequest(stdin)
 	if err != nil {
 		return err
+	}
+	_, err = answer(ctx, data, stdout, p)
+	return err
+}
+
+// readRequest reads a request of at most MaxRequestBytes.
+func readRequest(stdin io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(stdin, MaxRequestBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read request: %w", err)
+	}
+	if len(data) > MaxRequestBytes {
+		return nil, fmt.Errorf("read request: %w: more than %d bytes on stdin", ErrTooLarge, MaxRequestBytes)
+	}
+	return data, nil
+}
+
+// answered is what answer wrote, for replay.Save.
+type answered struct {
+	req *Request
+	// resp is the provider's response, out its encoding as written.
+	resp *Response
+	out  []byte
+}
+
+// answer is Run past reading the request.
+func answer(ctx context.Context, data []byte, stdout io.Writer, p Provider) (*answered, error) {
+	log := Logger(ctx)
+	req, apiVersion, warnings, err := DecodeRequest(data)
+	if err != nil {
+		return nil, err
 	}
 	for _, w := range warnings {
 		log.Log(ctx, V(4), "request field ignored", "apiVersion", apiVersion, "problem", w)
 	}
 	if strings.TrimSpace(req.Image) == "" {
-		return fmt.Errorf("decode request: %w", ErrEmptyImage)
+		return nil, fmt.Errorf("decode request: %w", ErrEmptyImage)
 	}
 	image, err := keyring.NormalizeImage(req.Image)
 	if err != nil {
-		return fmt.Errorf("decode request: %w", err)
+		return nil, fmt.Errorf("decode request: %w", err)
 	}
 	if image != req.Image {
 		log.Log(ctx, V(2), "image normalised as the kubelet does", "image", req.Image, "normalised", image)
@@ -66,13 +89,13 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, p Provider) err
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("no answer within the deadline (%s): %w", time.Since(start).Round(time.Millisecond), err)
+			return nil, fmt.Errorf("no answer within the deadline (%s): %w", time.Since(start).Round(time.Millisecond), err)
 		}
-		return err
+		return nil, err
 	}
 	out, err := EncodeResponse(resp, apiVersion)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	duration := "default"
 	if resp.CacheDuration != nil {
@@ -81,9 +104,9 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, p Provider) err
 	log.Log(ctx, V(3), "response", "cacheKeyType", resp.CacheKeyType, "cacheDuration", duration,
 		"keys", authKeys(resp), "elapsed", time.Since(start).Round(time.Microsecond))
 	if _, err := stdout.Write(out); err != nil {
-		return fmt.Errorf("write response: %w", err)
+		return nil, fmt.Errorf("write response: %w", err)
 	}
-	return nil
+	return &answered{req: req, resp: resp, out: out}, nil
 }
 
 // authKeys lists the patterns of a response (never the credentials) for logs.

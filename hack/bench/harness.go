@@ -760,6 +760,8 @@ func build(ctx context.Context, dir string) (string, error) {
 	for _, bin := range append(slices.Clone(binaryOrder), launchBin) {
 		args = append(args, packages[bin])
 	}
+	// The fronts run their full plugins, which must sit next to them.
+	args = append(args, "./cmd/"+ecrBin+"-full", "./cmd/"+gcrBin+"-full")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package replay
+
+import "os"
+
+var terminationSignals = []os.Signal{os.Interrupt}

@@ -1,0 +1,10 @@
+//go:build unix
+
+package replay
+
+import (
+	"os"
+	"syscall"
+)
+
+var terminationSignals = []os.Signal{syscall.SIGTERM, os.Interrupt}
