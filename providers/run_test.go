@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -313,5 +315,13 @@ func TestNegativeCacheDuration(t *testing.T) {
 	data := []byte(`{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Image","cacheDuration":"-1m0s"}`)
 	if _, err := DecodeResponse(data, APIVersionV1); err != nil {
 		t.Errorf("DecodeResponse(negative cacheDuration) = %v, want it accepted as the kubelet does", err)
+	}
+}
+
+// TestFrontReadsWhatRunReads: the front hands the full plugin one byte more than Run accepts,
+// so that an oversized request fails there as it would without the front.
+func TestFrontReadsWhatRunReads(t *testing.T) {
+	if replay.MaxRequestBytes != MaxRequestBytes {
+		t.Errorf("replay.MaxRequestBytes = %d, MaxRequestBytes = %d; want equal", replay.MaxRequestBytes, MaxRequestBytes)
 	}
 }

@@ -127,3 +127,13 @@ func cacheDir(args []string) string {
 	}
 	return dir
 }
+
+// LookupSelf is Lookup for this process's own invocation with args and request: the answer a
+// front would replay for this binary run that way. Tests of full plugins use it.
+func LookupSelf(dir string, args []string, request []byte, now time.Time) ([]byte, bool) {
+	key, err := selfKey(args, request)
+	if err != nil {
+		return nil, false
+	}
+	return Lookup(dir, key, now)
+}
