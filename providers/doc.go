@@ -38,7 +38,10 @@
 // The kubelet starts a plugin process for every pull it cannot answer from its own cache, so
 // what a process does before it reads the request is paid on every such pull. The scheme and
 // codecs are built on first use, and nothing here compiles regular expressions or builds
-// tables at package initialisation. hack/bench measures the whole process; the
-// k8s.io/kubelet API types themselves (and what k8s.io/apimachinery brings with them) are the
-// largest part of this package's cost (docs/benchmarks.md).
+// tables at package initialisation. Still, the k8s.io/kubelet API types (and what
+// k8s.io/apimachinery brings with them) cost a binary that links them about as much again as
+// the least a Go plugin can do. So the cached providers ship a small front that does not link
+// this package: it replays the answer [Execute] saved for the same invocation while its cache
+// entry is fresh, and runs the full plugin otherwise (package replay; hack/bench and
+// docs/benchmarks.md measure both).
 package providers
