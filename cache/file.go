@@ -109,8 +109,12 @@ func writeFile(name string, data []byte) (err error) {
 
 const tmpInfix = ".tmp-"
 
-// openDir prepares dir for the disk layer: it is created with mode 0700 if missing and refused
+// PrepareDir prepares dir as a cache directory, as New does: it is created with mode 0700 if
+// missing, group and other permissions are taken away from an existing one, and it is refused
 // if it is a symlink, not a directory, owned by another user or not writable.
+func PrepareDir(dir string) error { return openDir(dir) }
+
+// openDir is PrepareDir.
 func openDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

@@ -2,6 +2,7 @@ package dockercfg
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // MaxFileBytes is the largest docker config file read. Real ones are a few KiB.
@@ -63,6 +65,7 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.file = replay.File{Path: path, Digest: sha256.Sum256(data), Mode: info.Mode().Perm()}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
 		cfg.Warnings = append([]Warning{{Problem: fmt.Sprintf("file mode %04o lets group or others read it; want 0600", perm)}}, cfg.Warnings...)
 	}
@@ -74,54 +77,68 @@ func LoadFile(path string) (*Config, error) {
 // .dockercfg (a mounted kubernetes.io/dockercfg secret) are read, in that order, whichever
 // exist. A directory with none of them is an error wrapping ErrNoConfig.
 func LoadPath(path string) ([]*Config, error) {
+	configs, _, err := loadPath(path)
+	return configs, err
+}
+
+// loadPath is LoadPath that also returns the files it found absent.
+func loadPath(path string) (configs []*Config, absent []string, err error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
+		return nil, nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
 	}
 	if !info.IsDir() {
 		cfg, err := LoadFile(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return []*Config{cfg}, nil
+		return []*Config{cfg}, nil, nil
 	}
-	var out []*Config
 	for _, name := range dirFiles {
-		cfg, err := LoadFile(filepath.Join(path, name))
+		file := filepath.Join(path, name)
+		cfg, err := LoadFile(file)
 		if errors.Is(err, fs.ErrNotExist) {
+			absent = append(absent, file)
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, cfg)
+		configs = append(configs, cfg)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("read %s: %w: the directory holds none of %v", path, ErrNoConfig, dirFiles)
+	if len(configs) == 0 {
+		return nil, nil, fmt.Errorf("read %s: %w: the directory holds none of %v", path, ErrNoConfig, dirFiles)
 	}
-	return out, nil
+	return configs, absent, nil
 }
 
 // Search finds the first docker config in the kubelet's search order (see SearchPaths) that
 // can be read and parsed. Files that do not exist are passed over silently, files that cannot
 // be read or parsed with a warning on log. It returns nil when there is none.
 func Search(ctx context.Context, paths []string, log *slog.Logger) *Config {
+	cfg, _ := search(ctx, paths, log)
+	return cfg
+}
+
+// search is Search that also returns the files it found absent.
+func search(ctx context.Context, paths []string, log *slog.Logger) (cfg *Config, absent []string) {
 	log = providers.OrDiscard(log)
 	for _, path := range paths {
 		cfg, err := LoadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			log.Log(ctx, providers.V(4), "no docker config here", "file", path)
+			absent = append(absent, path)
 			continue
 		case err != nil:
 			log.Warn("docker config skipped", "file", path, "problem", err.Error())
 			continue
 		}
 		log.Log(ctx, providers.V(2), "docker config found by search", "file", path, "format", cfg.Format.String())
-		return cfg
+		return cfg, absent
 	}
 	log.Warn("no docker config found", "searched", paths)
-	return nil
+	return nil, absent
 }
 
 // SearchPaths returns the kubelet's search order for docker config files: config.json in the

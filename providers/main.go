@@ -11,7 +11,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/pullkeys/pullkeys/providers/replay"
 )
@@ -95,7 +97,8 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 		return fail(fmt.Errorf("--timeout must be positive, got %s", *timeout))
 	}
 
-	log := NewLogger(stderr, *verbosity)
+	logOut := &countingWriter{w: stderr}
+	log := NewLogger(logOut, *verbosity)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	ctx, cancel := context.WithTimeout(WithLogger(ctx, log), *timeout)
@@ -118,11 +121,15 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 		return fail(err)
 	}
 	// Keep the answer for the front binary to replay (providers/replay), unless it was asked
-	// for logs, which only this binary writes, or the request carries a service account
-	// token, which is new on every request.
-	if *verbosity == 0 && a.req.ServiceAccountToken == "" && len(a.req.ServiceAccountAnnotations) == 0 &&
-		a.resp.CacheDuration != nil {
-		if err := replay.Save(ctx, args, data, a.out, a.resp.CacheDuration.Duration); err != nil {
+	// for logs or wrote any (a warning), which a replay would not repeat, or the request
+	// carries a service account token, which is new on every request.
+	if *verbosity == 0 && logOut.n.Load() == 0 && a.req.ServiceAccountToken == "" &&
+		len(a.req.ServiceAccountAnnotations) == 0 {
+		d := time.Duration(-1)
+		if a.resp.CacheDuration != nil {
+			d = a.resp.CacheDuration.Duration
+		}
+		if err := replay.Save(ctx, args, data, a.out, d); err != nil {
 			log.Log(ctx, V(1), "answer not saved for replay", "err", err)
 		}
 	}
@@ -141,6 +148,17 @@ func usage(w io.Writer, p Plugin, fs *flag.FlagSet) {
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.w.Write(p)
 }
 
 // OneLine folds a message onto one line, for the kubelet's log.

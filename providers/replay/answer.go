@@ -12,7 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/pullkeys/pullkeys/cache"
 )
 
 // AnswersDir is the directory of saved answers inside the cache directory.
@@ -46,12 +49,48 @@ type answerFile struct {
 	FreshUntil time.Time `json:"freshUntil"`
 	// Truncate is the unit the provider truncates its cacheDuration to (0: none).
 	Truncate time.Duration `json:"truncate"`
+	// Files, for an answer derived from files: Head is the whole answer, replayed as it is
+	// while the files are as they were, until FreshUntil (a day after it was saved).
+	Files []fileDep `json:"files,omitempty"`
+}
+
+// fileDep is the on-disk form of a File.
+type fileDep struct {
+	Path   string      `json:"path"`
+	Absent bool        `json:"absent,omitempty"`
+	Digest string      `json:"digest,omitempty"`
+	Mode   fs.FileMode `json:"mode,omitempty"`
+}
+
+// holds reports whether the file is as it was.
+func (f fileDep) holds() bool {
+	if f.Absent {
+		_, err := os.Stat(f.Path)
+		return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+	}
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return false
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != f.Mode {
+		return false
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(file, maxAnswerSize+1)); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == f.Digest
 }
 
 // render returns the answer at now, or false once the entry is no longer fresh.
 func (a *answerFile) render(now time.Time) ([]byte, bool) {
 	if !now.Before(a.FreshUntil) {
 		return nil, false
+	}
+	if a.Files != nil {
+		return []byte(a.Head), true
 	}
 	dur := a.FreshUntil.Sub(now).Truncate(max(a.Truncate, 1)).String()
 	out := make([]byte, 0, len(a.Head)+len(dur)+len(a.Tail))
@@ -70,6 +109,9 @@ var (
 // save writes the answer to the invocation named key, derived from the entry in rec, as
 // out: what the full plugin wrote, whose cacheDuration is d.
 func save(key string, rec record, out []byte, d time.Duration) error {
+	if rec.files != nil {
+		return saveFiles(key, rec, out)
+	}
 	s := rec.stamp
 	if s == nil || s.Dir == "" {
 		return fmt.Errorf("%w: the cache entry is not in a cache directory", ErrNotReplayable)
@@ -95,11 +137,36 @@ func save(key string, rec record, out []byte, d time.Duration) error {
 	if got := a.Head + d.String() + a.Tail; got != string(out) {
 		return fmt.Errorf("%w: the answer does not cut around its cacheDuration", ErrNotReplayable)
 	}
+	return store(s.Dir, a)
+}
+
+// saveFiles saves an answer derived from files.
+func saveFiles(key string, rec record, out []byte) error {
+	a := answerFile{Version: formatVersion, Key: key, Head: string(out), FreshUntil: time.Now().Add(maxAge),
+		Files: make([]fileDep, 0, len(rec.files))}
+	for _, f := range rec.files {
+		dep := fileDep{Path: f.Path, Absent: f.Absent}
+		if !f.Absent {
+			dep.Digest, dep.Mode = hex.EncodeToString(f.Digest[:]), f.Mode.Perm()
+		}
+		a.Files = append(a.Files, dep)
+	}
+	if err := cache.PrepareDir(rec.dir); err != nil {
+		return err
+	}
+	return store(rec.dir, a)
+}
+
+// store writes a into the answers directory of the cache directory dir.
+func store(cacheDir string, a answerFile) error {
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(s.Dir, AnswersDir)
+	if err := checkDir(cacheDir); err != nil {
+		return err
+	}
+	dir := filepath.Join(cacheDir, AnswersDir)
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -107,7 +174,7 @@ func save(key string, rec record, out []byte, d time.Duration) error {
 		return err
 	}
 	prune(dir, time.Now())
-	return writeFile(filepath.Join(dir, key+".json"), data)
+	return writeFile(filepath.Join(dir, a.Key+".json"), data)
 }
 
 // writeFile replaces name with data through a temporary file and a rename, so that a reader
@@ -165,8 +232,18 @@ func Lookup(dir, key string, now time.Time) ([]byte, bool) {
 		return nil, false
 	}
 	var a answerFile
-	if json.Unmarshal(data, &a) != nil || a.Version != formatVersion || a.Key != key ||
-		a.Entry == "" || a.Entry != filepath.Base(a.Entry) || a.Entry == "." || a.Entry == ".." ||
+	if json.Unmarshal(data, &a) != nil || a.Version != formatVersion || a.Key != key {
+		return nil, false
+	}
+	if a.Files != nil {
+		for _, f := range a.Files {
+			if !f.holds() {
+				return nil, false
+			}
+		}
+		return a.render(now)
+	}
+	if a.Entry == "" || a.Entry != filepath.Base(a.Entry) || a.Entry == "." || a.Entry == ".." ||
 		a.Truncate < 0 || !strings.HasSuffix(a.Head, durationField) {
 		return nil, false
 	}

@@ -2,17 +2,33 @@ package replay
 
 import (
 	"context"
+	"io/fs"
 	"sync"
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
 )
 
-// record is what a provider said its answer came from.
+// record is what a provider said its answer came from: one cache entry (stamp), or files
+// and a directory to keep the answer in.
 type record struct {
 	stamp    *cache.Stamp
 	freshFor time.Duration
 	truncate time.Duration
+
+	files []File
+	dir   string
+}
+
+// File is a file an answer was derived from, as it was read.
+type File struct {
+	Path string
+	// Absent: the file did not exist (opening it failed with ENOENT or ENOTDIR), and the
+	// answer holds only while it does not.
+	Absent bool
+	// Digest is the SHA-256 of the bytes read, Mode the file's permission bits then.
+	Digest [32]byte
+	Mode   fs.FileMode
 }
 
 // recorder collects the records of one request.
@@ -44,8 +60,25 @@ func Record(ctx context.Context, r *cache.Result, truncate time.Duration) {
 	rec.records = append(rec.records, record{stamp: r.Stamp, freshFor: r.FreshFor, truncate: truncate})
 }
 
-// Save saves out, the full plugin's answer to request with cacheDuration d, for the front to
-// replay, when the provider recorded exactly one cache entry behind it (see Record). The
+// RecordFiles says that the answer to the request of ctx is derived from files alone, as
+// they were read (see File): the same answer, for the same request, flags and environment,
+// holds for as long as every file has the same bytes and permissions, every absent one is
+// still absent, and its cacheDuration is a fixed one. It is kept in dir, a cache directory
+// (created with mode 0700 when missing), for at most a day. A provider whose answer also
+// depends on something else (a credential helper, the time, the network) must not call it.
+func RecordFiles(ctx context.Context, dir string, files []File) {
+	rec, ok := ctx.Value(recorderKey{}).(*recorder)
+	if !ok || dir == "" {
+		return
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.records = append(rec.records, record{files: append([]File(nil), files...), dir: dir})
+}
+
+// Save saves out, the full plugin's answer to request with cacheDuration d (-1 when it has
+// none), for the front to replay, when the provider recorded exactly one source for it: a
+// cache entry (Record) or files (RecordFiles). The
 // invocation's key is built from this process: its executable, environment and working
 // directory, and args (without the program name). It returns ErrNotReplayable when the answer
 // cannot be replayed; nothing is saved then.
