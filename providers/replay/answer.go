@@ -101,13 +101,13 @@ func (a *answerFile) render(now time.Time) ([]byte, bool) {
 
 // Errors of Save, for errors.Is.
 var (
-	// ErrNotReplayable: the answer cannot be replayed (no single cache entry behind it, or
-	// the output is not what the entry gives).
+	// ErrNotReplayable: the answer cannot be replayed (not exactly one source recorded for
+	// it, or the output is not what its cache entry gives).
 	ErrNotReplayable = errors.New("answer not replayable")
 )
 
-// save writes the answer to the invocation named key, derived from the entry in rec, as
-// out: what the full plugin wrote, whose cacheDuration is d.
+// save writes the answer to the invocation named key, derived from the source in rec, as
+// out: what the full plugin wrote, whose cacheDuration is d (-1: none).
 func save(key string, rec record, out []byte, d time.Duration) error {
 	if rec.files != nil {
 		return saveFiles(key, rec, out)
