@@ -475,6 +475,16 @@ func TestAddFlags(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvDir, dir)
+	if got := DefaultDir(); got != dir {
+		t.Errorf("DefaultDir() with %s=%s = %q, want it", EnvDir, dir, got)
+	}
+	t.Setenv(EnvDir, "")
+	if got := DefaultDir(); got != "" {
+		t.Errorf("DefaultDir() with %s empty = %q, want \"\" (memory only)", EnvDir, got)
+	}
+	os.Unsetenv(EnvDir) // restored by t.Setenv's cleanup
 	if os.Geteuid() == 0 {
 		if got, want := DefaultDir(), "/var/lib/kubelet/pullkeys"; got != want {
 			t.Errorf("DefaultDir() as root = %q, want %q", got, want)

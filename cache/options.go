@@ -50,10 +50,17 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"part of a token's lifetime during which a cached token is used without refreshing it, in (0, 1]")
 }
 
-// DefaultDir returns /var/lib/kubelet/pullkeys when running as root (as the kubelet runs its
-// plugins), else pullkeys under the user cache directory ($XDG_CACHE_HOME or ~/.cache), or ""
-// (memory only) when there is none.
+// EnvDir names the environment variable that, when set, is DefaultDir.
+const EnvDir = "PULLKEYS_CACHE_DIR"
+
+// DefaultDir returns $PULLKEYS_CACHE_DIR when it is set (an empty value means memory only),
+// else /var/lib/kubelet/pullkeys when running as root (as the kubelet runs its plugins), else
+// pullkeys under the user cache directory ($XDG_CACHE_HOME or ~/.cache), or "" (memory only)
+// when there is none.
 func DefaultDir() string {
+	if dir, ok := os.LookupEnv(EnvDir); ok {
+		return dir
+	}
 	if os.Geteuid() == 0 {
 		return "/var/lib/kubelet/pullkeys"
 	}
