@@ -147,12 +147,13 @@ func TestRelease(t *testing.T) {
 				t.Errorf("archive name = %q, want %q", got, wantName)
 			}
 			var wantFiles []string
-			for _, b := range Binaries {
+			for _, b := range withFullPlugins(moduleRoot, Binaries) {
 				if goos == "windows" {
 					b += ".exe"
 				}
 				wantFiles = append(wantFiles, b)
 			}
+			slices.Sort(wantFiles)
 			var gotFiles []string
 			for name := range files {
 				gotFiles = append(gotFiles, name)
@@ -215,20 +216,24 @@ func checkPE(t *testing.T, name string, data []byte, goarch string) {
 	}
 }
 
-// checkVersion runs the host platform's binaries with --version: the version and commit given
-// to Release are stamped.
+// checkVersion extracts the host platform's archive and runs each of its binaries with
+// --version: the version and commit given to Release are stamped. A front
+// (ecr-credential-provider) answers through its full plugin, extracted next to it.
 func checkVersion(t *testing.T, files map[string]archived, opts Options) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"ecr-credential-provider", "pullkeys"} {
-		f, ok := files[name]
-		if !ok {
-			continue
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, f.data, 0o755); err != nil {
+	for name, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), f.data, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		path := filepath.Join(dir, name)
 		args := []string{"--version"}
 		if name == "pullkeys" {
 			args = []string{"version"}
@@ -240,6 +245,35 @@ func checkVersion(t *testing.T, files map[string]archived, opts Options) {
 		if !strings.Contains(string(out), opts.Version) || !strings.Contains(string(out), opts.Commit) {
 			t.Errorf("%s %s = %q, want version %s and commit %s", name, args[0], out, opts.Version, opts.Commit)
 		}
+	}
+}
+
+// TestWithFullPlugins: a front fails every request without <name>-full next to it, so the
+// archives ship the full plugin of every front, and nothing twice.
+func TestWithFullPlugins(t *testing.T) {
+	got := withFullPlugins(moduleRoot, Binaries)
+	for _, want := range []string{"dockercfg-credential-provider-full", "ecr-credential-provider-full", "gcr-credential-provider-full"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("withFullPlugins(%s, Binaries) = %q: %s missing", moduleRoot, got, want)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(moduleRoot, "cmd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if front, ok := strings.CutSuffix(e.Name(), FullSuffix); ok && slices.Contains(Binaries, front) && !slices.Contains(got, e.Name()) {
+			t.Errorf("withFullPlugins(%s, Binaries) = %q: %s missing", moduleRoot, got, e.Name())
+		}
+	}
+	for _, b := range got {
+		if _, err := os.Stat(filepath.Join(moduleRoot, "cmd", b)); err != nil {
+			t.Errorf("withFullPlugins(%s, Binaries): %s: %v", moduleRoot, b, err)
+		}
+	}
+	twice := []string{"ecr-credential-provider-full", "ecr-credential-provider"}
+	if got := withFullPlugins(moduleRoot, twice); !slices.Equal(got, twice) {
+		t.Errorf("withFullPlugins(%s, %q) = %q, want it unchanged", moduleRoot, twice, got)
 	}
 }
 
