@@ -46,9 +46,10 @@ func newNode(t *testing.T, providers ...harness.Provider) harness.Node {
 		t.Fatal(err)
 	}
 	node := harness.Node{
-		Config:  config,
-		BinDir:  binDir,
-		Environ: []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir},
+		Config: config,
+		BinDir: binDir,
+		Environ: []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + dir,
+			"PULLKEYS_CACHE_DIR=" + filepath.Join(dir, "pullkeys-cache")}, // never the node's own
 	}
 	validate(t, node)
 	return node

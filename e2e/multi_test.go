@@ -144,6 +144,11 @@ func TestSeveralProvidersKeyOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Both copies are the front, which runs its full plugin from its own directory by the full
+	// plugin's own name (providers/replay).
+	if err := copyFile(filepath.Join(binDir, harness.DockercfgFull), filepath.Join(bin, harness.DockercfgFull)); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	hostLevel, repoLevel := filepath.Join(dir, "host.json"), filepath.Join(dir, "repo.json")
 	// The host-level login is wrong; the repository-level one is right.

@@ -7,9 +7,11 @@
 // # How the tests run
 //
 // TestMain builds the binaries of ./cmd (ecr-, gcr- and dockercfg-credential-provider and
-// pullkeys) once per run into a temporary directory, without the race detector, and the tests
-// run them as the kubelet does: a CredentialProviderRequest on stdin, args as in a
-// CredentialProviderConfig, the answer read from stdout with providers.DecodeResponse.
+// pullkeys, and next to each front its full plugin: ecr-credential-provider-full for
+// ecr-credential-provider) once per run into a temporary directory, without the race
+// detector, and the tests run them as the kubelet does: a CredentialProviderRequest on stdin,
+// args as in a CredentialProviderConfig, the answer read from stdout with
+// providers.DecodeResponse.
 //
 // The tests are for Linux, the platform the kubelet runs plugins on (they read rusage, run a
 // binary as another user and kill process groups). testdata/rssrun measures a binary's peak

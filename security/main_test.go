@@ -33,6 +33,8 @@ const (
 	dockercfgBin = "dockercfg-credential-provider"
 	pullkeysBin  = "pullkeys"
 	rssrunBin    = "rssrun" // testdata/rssrun: measures a program's peak memory
+
+	fullSuffix = "-full" // a front's full plugin: ecr-credential-provider-full
 )
 
 // kubeletKill is when the kubelet kills a plugin and discards its answer. A binary still
@@ -74,6 +76,11 @@ func binary(t testing.TB, name string) string {
 		args := []string{"build", "-o", binDir + string(filepath.Separator)}
 		for _, b := range []string{ecrBin, gcrBin, dockercfgBin, pullkeysBin} {
 			args = append(args, "./cmd/"+b)
+			// A front runs its full plugin, <name>-full, from its own directory
+			// (providers/replay): build it next to the front, as it is installed.
+			if info, err := os.Stat(filepath.Join(root, "cmd", b+fullSuffix)); err == nil && info.IsDir() {
+				args = append(args, "./cmd/"+b+fullSuffix)
+			}
 		}
 		args = append(args, "./security/testdata/"+rssrunBin)
 		cmd := exec.Command("go", args...)
@@ -178,6 +185,7 @@ func newEnv(t testing.TB) env {
 		"AWS_ACCESS_KEY_ID":           ecrtest.NodeAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY":       ecrtest.NodeSecretAccessKey,
 		"GCE_METADATA_HOST":           closedAddr(t),
+		"PULLKEYS_CACHE_DIR":          filepath.Join(home, "pullkeys-cache"), // never the node's own
 	}
 }
 

@@ -215,7 +215,8 @@ func (d *demo) start(ctx context.Context) ([]image, error) {
 		Config: filepath.Join(d.dir, "credential-provider-config.yaml"),
 		BinDir: d.binDir,
 		// The kubelet's environment, which plugins inherit: nothing of yours.
-		Environ: []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + d.dir},
+		Environ: []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + d.dir,
+			"PULLKEYS_CACHE_DIR=" + cacheDir}, // never the node's own
 	}
 	d.providers = []harness.Provider{
 		harness.NewProvider(harness.Dockercfg, []string{reg.Addr}, nil, "--config="+dockerConfig),

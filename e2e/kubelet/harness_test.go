@@ -38,8 +38,16 @@ import (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	captureKlog()
+	// The kubelet's plugins inherit this process's environment: their default cache directory
+	// (answers, tokens) must never be the node's own /var/lib/kubelet/pullkeys.
+	cacheDir, err := os.MkdirTemp("", "pullkeys-kubelet-e2e-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("PULLKEYS_CACHE_DIR", cacheDir)
 	code := m.Run()
 	buildOnce.cleanup()
+	os.RemoveAll(cacheDir)
 	os.Exit(code)
 }
 
@@ -98,6 +106,10 @@ const (
 	GCR       = "gcr-credential-provider"
 )
 
+// fullSuffix names a front's full plugin (ecr-credential-provider-full), which binary builds
+// next to the front.
+const fullSuffix = "-full"
+
 var buildOnce = &builds{done: map[string]*buildResult{}}
 
 type builds struct {
@@ -133,12 +145,17 @@ func binary(t testing.TB, name string) string {
 	}
 	r := &buildResult{path: filepath.Join(b.dir, name)}
 	b.done[name] = r
-	cmd := exec.Command(goTool(), "build", "-o", r.path)
+	cmd := exec.Command(goTool(), "build", "-o", b.dir+string(filepath.Separator))
 	if name == FakePlugin {
 		cmd.Args = append(cmd.Args, "./testdata/fakeplugin")
 	} else {
-		cmd.Args = append(cmd.Args, "./cmd/"+name)
 		cmd.Dir = filepath.Join("..", "..") // the root module
+		cmd.Args = append(cmd.Args, "./cmd/"+name)
+		// A front runs its full plugin, <name>-full, from its own directory: the directory of
+		// the file the scenarios' bin dirs link to.
+		if info, err := os.Stat(filepath.Join(cmd.Dir, "cmd", name+fullSuffix)); err == nil && info.IsDir() {
+			cmd.Args = append(cmd.Args, "./cmd/"+name+fullSuffix)
+		}
 	}
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
