@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Exit statuses of Run.
@@ -206,7 +209,9 @@ decoded strictly) from a file, or from a directory as recent kubelets do (*.json
 *.yml in lexical order, merged), and checks it with the kubelet's rules. Every problem is
 reported with its file and field path. Warnings are entries the kubelet accepts that cannot
 work as written; they do not change the exit status. With --bin-dir, also checks what the
-kubelet checks at start-up: the directory exists and holds every provider's binary.`)
+kubelet checks at start-up: the directory exists and holds every provider's binary; and warns
+when a front (ecr-credential-provider, say) has no <name>-full next to it, without which it
+fails every request.`)
 	config := fs.String("config", "", "the kubelet's --image-credential-provider-config: a file or a directory (required)")
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir: also check the binaries")
 	out := outputFlag(fs)
@@ -224,6 +229,9 @@ kubelet checks at start-up: the directory exists and holds every provider's bina
 		return err
 	}
 	cfg, problems := plugin.LoadConfig(*config, *binDir)
+	if *binDir != "" {
+		problems = append(problems, checkFullPlugins(cfg, *binDir)...)
+	}
 	res := validateResult{OK: len(problems.Errors()) == 0, Config: cfg.Path, Files: cfg.Files, Problems: problems, Providers: cfg.Providers}
 	if res.Files == nil {
 		res.Files = []string{}
@@ -256,6 +264,48 @@ kubelet checks at start-up: the directory exists and holds every provider's bina
 		return errProblems
 	}
 	return nil
+}
+
+// fronts are the plugins that ship as two binaries, ./cmd/<name> and ./cmd/<name>-full: the
+// front replays saved answers and runs <name>-full, from its own directory, for everything
+// else (providers/replay).
+var fronts = []string{"dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider"}
+
+// checkFullPlugins warns about each provider whose binary in binDir is a front, by its name or
+// by the name of the file it links to, without its full plugin next to that file: the kubelet
+// starts, and every request to the provider fails.
+func checkFullPlugins(cfg *plugin.Config, binDir string) plugin.Problems {
+	var problems plugin.Problems
+	for _, p := range cfg.Providers {
+		path, err := plugin.FindBinary(binDir, p.Name)
+		if err != nil {
+			continue // an error of LoadConfig already
+		}
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real // where the front looks, as os.Executable reports it on Linux
+		}
+		front := ""
+		for _, name := range []string{p.Name, filepath.Base(path)} {
+			if stem := strings.TrimSuffix(name, filepath.Ext(name)); slices.Contains(fronts, stem) {
+				front = stem
+				break
+			}
+		}
+		if front == "" {
+			continue
+		}
+		full := replay.FullPath(path, front)
+		if _, err := plugin.FindBinary(filepath.Dir(full), filepath.Base(full)); err != nil {
+			problems = append(problems, plugin.Problem{
+				Severity: plugin.SeverityWarning,
+				File:     p.File,
+				Field:    fmt.Sprintf("providers[%d].name", p.Index),
+				Type:     "Not found",
+				Detail:   fmt.Sprintf("%s runs %s from its own directory and fails every request without it: %v", front, filepath.Base(full), err),
+			})
+		}
+	}
+	return problems
 }
 
 // annotationsFlag collects repeated --service-account-annotation k=v flags.
