@@ -535,7 +535,19 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 	if err := os.MkdirAll(imageBin, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// As in the release archive: each front (ecr-credential-provider) with its full plugin,
+	// <name>-full, which it runs from its own directory.
+	var imageBinaries []string
 	for _, name := range []string{"dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider", "pullkeys"} {
+		imageBinaries = append(imageBinaries, name)
+		if _, err := os.Stat(filepath.Join(repoRoot, "cmd", name+"-full")); err == nil {
+			imageBinaries = append(imageBinaries, name+"-full")
+		}
+	}
+	if !slices.Contains(imageBinaries, "ecr-credential-provider-full") {
+		t.Fatalf("no ./cmd/ecr-credential-provider-full in %s: %q", repoRoot, imageBinaries)
+	}
+	for _, name := range imageBinaries {
 		if err := os.WriteFile(filepath.Join(imageBin, name), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -601,10 +613,11 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("pullkeys validate --config %s --bin-dir %s: %s", flags["--image-credential-provider-config"], flags["--image-credential-provider-bin-dir"], p)
 	}
-	for path, want := range map[string]fs.FileMode{
-		configPath: 0o644,
-		filepath.Join(binDir, "dockercfg-credential-provider"): 0o755,
-	} {
+	modes := map[string]fs.FileMode{configPath: 0o644}
+	for _, name := range imageBinaries { // a front without its full plugin fails every pull
+		modes[filepath.Join(binDir, name)] = 0o755
+	}
+	for path, want := range modes {
 		if info, err := os.Stat(path); err != nil {
 			t.Errorf("%s: %v", path, err)
 		} else if info.Mode().Perm() != want {

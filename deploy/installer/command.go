@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ticks <-c
 	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&opts.From, "from", DefaultFrom, "directory holding the binaries to install")
-	fs.StringVar(&binaries, "binaries", "", "comma-separated names of the binaries to install (default: every executable file in --from)")
+	fs.StringVar(&binaries, "binaries", "", "comma-separated names of the binaries to install (default: every executable file in --from); a front's <name>-full in --from goes with it")
 	fs.StringVar(&opts.BinDir, "bin-dir", "", "the kubelet's --image-credential-provider-bin-dir, as mounted (required)")
 	fs.Var(&configs, "config", "a CredentialProviderConfig file to install into --config-dir under its base name (repeatable)")
 	fs.StringVar(&opts.ConfigDir, "config-dir", "", "directory that receives --config files")

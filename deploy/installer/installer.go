@@ -18,6 +18,7 @@ import (
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Modes of the installed files.
@@ -38,7 +39,9 @@ type Options struct {
 	// From is the directory holding the binaries, in the image /pullkeys/bin.
 	From string
 	// Binaries names the files of From to install. Empty means every regular file in From with
-	// an execute bit whose name does not start with '.'.
+	// an execute bit whose name does not start with '.'. The full plugin of a front
+	// (<name>-full, see providers/replay) is installed with it whenever From holds one, and
+	// before it.
 	Binaries []string
 	// BinDir is the kubelet's --image-credential-provider-bin-dir, as seen by the installer.
 	// Required.
@@ -252,7 +255,7 @@ func (o *Options) binaries() ([]string, error) {
 				return nil, fmt.Errorf("binary %s: %s is not a regular file", b, filepath.Join(o.From, b))
 			}
 		}
-		return o.Binaries, nil
+		return o.withFullPlugins(o.Binaries), nil
 	}
 	entries, err := os.ReadDir(o.From)
 	if err != nil {
@@ -272,7 +275,29 @@ func (o *Options) binaries() ([]string, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no executable file", ErrNoBinaries, o.From)
 	}
-	return names, nil
+	return o.withFullPlugins(names), nil
+}
+
+// withFullPlugins returns names with the full plugin of each front among them: <name>-full
+// (<name>-full.exe for <name>.exe), which the front runs from its own directory
+// (providers/replay), added when From holds it and placed before its front. So a front is
+// never installed without it, and a front that replaces an older binary finds its full plugin
+// already there.
+func (o *Options) withFullPlugins(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, name := range names {
+		if slices.Contains(out, name) {
+			continue
+		}
+		full := filepath.Base(replay.FullPath(name, strings.TrimSuffix(name, filepath.Ext(name))))
+		if !slices.Contains(out, full) {
+			if info, err := os.Stat(filepath.Join(o.From, full)); err == nil && info.Mode().IsRegular() {
+				out = append(out, full)
+			}
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 type configFile struct {

@@ -484,6 +484,47 @@ func TestInstallSelectedBinaries(t *testing.T) {
 	}
 }
 
+// TestInstallFullPluginsWithTheirFronts: a front runs <name>-full from its own directory, so
+// the installer installs the full plugin with its front, even when only the front is asked
+// for, and before it, so that a kubelet exec'ing the new front mid-install finds it.
+func TestInstallFullPluginsWithTheirFronts(t *testing.T) {
+	tests := []struct {
+		name     string
+		binaries []string
+		want     []string
+	}{
+		{name: "every binary", want: []string{"dockercfg-credential-provider", "ecr-credential-provider-full", "ecr-credential-provider", "gcr-credential-provider-full.exe", "gcr-credential-provider.exe"}},
+		{name: "the front only", binaries: []string{"ecr-credential-provider"}, want: []string{"ecr-credential-provider-full", "ecr-credential-provider"}},
+		{name: "both, front first", binaries: []string{"gcr-credential-provider.exe", "gcr-credential-provider-full.exe"}, want: []string{"gcr-credential-provider-full.exe", "gcr-credential-provider.exe"}},
+		{name: "the full plugin only", binaries: []string{"ecr-credential-provider-full"}, want: []string{"ecr-credential-provider-full"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLayout(t)
+			write(t, filepath.Join(l.From, "ecr-credential-provider-full"), "#!/bin/sh\necho ecr full\n", 0o755)
+			write(t, filepath.Join(l.From, "gcr-credential-provider.exe"), "#!/bin/sh\necho gcr\n", 0o755)
+			write(t, filepath.Join(l.From, "gcr-credential-provider-full.exe"), "#!/bin/sh\necho gcr full\n", 0o755)
+			opts := l.options()
+			opts.Configs, opts.ConfigDir, opts.PullSecret, opts.PullSecretDir = nil, "", "", ""
+			opts.Binaries = tt.binaries
+			files, err := Install(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range files {
+				if f.Action != Installed {
+					t.Errorf("%s: %s, want installed", f.Path, f.Action)
+				}
+				got = append(got, filepath.Base(f.Path))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("installed, in order (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestMainCommandLine(t *testing.T) {
 	l := newLayout(t)
 	base := []string{"--from=" + l.From, "--bin-dir=" + l.BinDir}
