@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,8 @@ import (
 
 // TestQuickRun runs the whole harness in quick mode. It asserts correctness only, never
 // timing: every case answered (the harness checks each answer as the kubelet would), warm runs
-// made no API call, and each burst of simultaneous cold invocations made exactly one token call.
+// made no API call, the fronts' warm runs were replays and their warm-token and cold runs ran
+// the full plugin, and each burst of simultaneous cold invocations made exactly one token call.
 func TestQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and runs a few hundred processes")
@@ -33,18 +36,32 @@ func TestQuickRun(t *testing.T) {
 		if got := len(s.samples); got != cfg.Runs {
 			t.Errorf("%s: %d measured runs, want %d", s.Label, got, cfg.Runs)
 		}
-		if s.Case == "warm" && s.Calls != 0 {
+		if (s.Case == caseWarm || s.isMiss()) && s.Calls != 0 {
 			t.Errorf("%s: %d API calls, want 0 on a warm cache", s.Label, s.Calls)
 		}
-		if s.Case == "cold" && s.TokenCalls != cfg.Runs {
+		if s.Case == caseCold && s.TokenCalls != cfg.Runs {
 			t.Errorf("%s: %d token calls in %d runs, want one per run", s.Label, s.TokenCalls, cfg.Runs)
+		}
+		if slices.Contains(fronts, s.Bin) {
+			if !s.front {
+				t.Errorf("%s: not measured as a front", s.Label)
+			}
+			want := cfg.Runs // a miss: the front runs the full plugin
+			if s.Case == caseWarm {
+				want = 0 // a replay
+			}
+			if s.FullRuns != want {
+				t.Errorf("%s: the full plugin ran in %d of %d runs, want %d", s.Label, s.FullRuns, cfg.Runs, want)
+			}
 		}
 	}
 	want := []string{
 		"floor floor", "typesfloor floor", "fixed floor",
-		"ecr-credential-provider warm", "ecr-credential-provider cold 0s",
-		"gcr-credential-provider warm", "gcr-credential-provider cold 0s",
-		"dockercfg-credential-provider warm",
+		"ecr-credential-provider warm", "ecr-credential-provider warm-token", "ecr-credential-provider cold 0s",
+		"ecr-credential-provider-full warm-token", "ecr-credential-provider-full cold 0s",
+		"gcr-credential-provider warm", "gcr-credential-provider warm-token", "gcr-credential-provider cold 0s",
+		"gcr-credential-provider-full warm-token", "gcr-credential-provider-full cold 0s",
+		"dockercfg-credential-provider warm", "dockercfg-credential-provider miss", "dockercfg-credential-provider-full miss",
 	}
 	if diff := cmp.Diff(want, cases); diff != "" {
 		t.Errorf("cases (-want +got):\n%s", diff)
@@ -62,12 +79,60 @@ func TestQuickRun(t *testing.T) {
 				t.Errorf("%s: burst %d made %d token calls, want exactly 1", b.Label, i, n)
 			}
 		}
+		for i, n := range b.FullRuns {
+			if n < 1 || n > cfg.Concurrency {
+				t.Errorf("%s: the full plugin ran %d times in burst %d, want 1 to %d", b.Label, n, i, cfg.Concurrency)
+			}
+		}
 	}
 
 	md := rep.Markdown()
-	for _, s := range []string{"### Targets", "### Single invocations", "### 50 simultaneous invocations", "### Binary sizes", "### Start-up"} {
+	for _, s := range []string{"### Targets", "### Single invocations", "| ecr-credential-provider warm-token |", "### 50 simultaneous invocations", "### Binary sizes", "| gcr-credential-provider-full |", "### Start-up"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown() lacks %q", s)
+		}
+	}
+}
+
+// TestWarmRunNotAReplayFails checks the check: a warm run of a front whose saved answer is
+// gone still answers (the full plugin answers from the cached token, with no API call), and
+// the harness must refuse it as a warm run.
+func TestWarmRunNotAReplayFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	b := &bench{cfg: QuickConfig(), dir: dir, bins: filepath.Join(dir, "bin"), log: testWriter{t}}
+	defer b.close()
+	var err error
+	if b.watch, err = newExecWatch(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build(ctx, b.bins); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range fronts {
+		s, err := b.scenarioFor(targets[bin], filepath.Join(b.bins, bin), caseWarm, 0, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.prepare(ctx); err != nil {
+			t.Fatalf("%s: prepare: %v", bin, err)
+		}
+		if err := s.runOnce(ctx, 0, true); err != nil {
+			t.Fatalf("%s: a replay: %v", bin, err)
+		}
+		if err := clearAnswers(s.cacheDir); err != nil {
+			t.Fatal(err)
+		}
+		err = s.runOnce(ctx, 1, true)
+		if err == nil || !strings.Contains(err.Error(), "not a replay") {
+			t.Errorf("%s: a warm run without a saved answer: error %v, want \"not a replay\"", bin, err)
+		}
+		if got := len(s.samples); got != 1 {
+			t.Errorf("%s: %d runs recorded, want only the replay", bin, got)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Config says what to measure and how often.
@@ -72,36 +73,71 @@ func QuickConfig() Config {
 
 // The binaries measured, by file name.
 const (
-	floorBin     = "floor"
-	typesBin     = "typesfloor"
-	fixedBin     = "fixed"
-	ecrBin       = "ecr-credential-provider"
-	gcrBin       = "gcr-credential-provider"
-	dockercfgBin = "dockercfg-credential-provider"
-	launchBin    = "launch"
+	floorBin         = "floor"
+	typesBin         = "typesfloor"
+	fixedBin         = "fixed"
+	ecrBin           = "ecr-credential-provider"  // the front (providers/replay)
+	gcrBin           = "gcr-credential-provider"  // the front
+	ecrFullBin       = ecrBin + replay.FullSuffix // the full plugin the front runs on a miss
+	gcrFullBin       = gcrBin + replay.FullSuffix
+	dockercfgBin     = "dockercfg-credential-provider" // the front
+	dockercfgFullBin = dockercfgBin + replay.FullSuffix
+	launchBin        = "launch"
 )
 
 // packages are the main packages built, by binary name, relative to the module root.
 var packages = map[string]string{
-	floorBin:     "./hack/bench/floor",
-	typesBin:     "./hack/bench/typesfloor",
-	fixedBin:     "./hack/bench/fixed",
-	ecrBin:       "./cmd/ecr-credential-provider",
-	gcrBin:       "./cmd/gcr-credential-provider",
-	dockercfgBin: "./cmd/dockercfg-credential-provider",
-	launchBin:    "./hack/bench/launch",
+	floorBin:         "./hack/bench/floor",
+	typesBin:         "./hack/bench/typesfloor",
+	fixedBin:         "./hack/bench/fixed",
+	ecrBin:           "./cmd/ecr-credential-provider",
+	ecrFullBin:       "./cmd/ecr-credential-provider-full",
+	gcrBin:           "./cmd/gcr-credential-provider",
+	gcrFullBin:       "./cmd/gcr-credential-provider-full",
+	dockercfgBin:     "./cmd/dockercfg-credential-provider",
+	dockercfgFullBin: "./cmd/dockercfg-credential-provider-full",
+	launchBin:        "./hack/bench/launch",
 }
 
 // binaryOrder is the order of the binaries in tables.
-var binaryOrder = []string{floorBin, typesBin, fixedBin, ecrBin, gcrBin, dockercfgBin}
+var binaryOrder = []string{floorBin, typesBin, fixedBin, ecrBin, ecrFullBin, gcrBin, gcrFullBin, dockercfgBin, dockercfgFullBin}
+
+// fronts are the binaries that replay saved answers (providers/replay), each with its full
+// plugin next to it.
+var fronts = []string{ecrBin, gcrBin, dockercfgBin}
 
 // target is what one binary is asked and what it must answer.
 type target struct {
 	bin     string
 	image   string // the request's image
 	authKey string // a key the answer's auth map must hold
-	cached  bool   // it uses the shared cache: warm and cold cases
+	cached  bool   // it uses the shared token cache and a cloud API: cold cases and bursts
 }
+
+// isFront reports whether path, a binary of t, is a front: a provider with its full plugin
+// next to it (a baseline may predate the split, with one binary that is the plugin).
+func (t target) isFront(path string) bool {
+	if t.isFull() || !slices.Contains(fronts, t.bin) {
+		return false
+	}
+	_, err := os.Stat(fullOf(path))
+	return err == nil
+}
+
+// isFull reports whether t is a full plugin, run directly.
+func (t target) isFull() bool { return strings.HasSuffix(t.bin, replay.FullSuffix) }
+
+// missCase is the case of t's front (or full plugin) with no saved answer for the request:
+// warm-token for a cached provider, miss for dockercfg.
+func (t target) missCase() string {
+	if t.cached {
+		return caseWarmToken
+	}
+	return caseMiss
+}
+
+// fullOf is the full plugin the front at path runs.
+func fullOf(path string) string { return path + replay.FullSuffix }
 
 const (
 	ecrImage       = ecrtest.DefaultAccount + ".dkr.ecr.us-east-1.amazonaws.com/bench/app"
@@ -111,16 +147,21 @@ const (
 )
 
 var targets = map[string]target{
-	floorBin:     {bin: floorBin, image: "floor.invalid/bench/app", authKey: "floor.invalid"},
-	typesBin:     {bin: typesBin, image: "typesfloor.invalid/bench/app", authKey: "typesfloor.invalid"},
-	fixedBin:     {bin: fixedBin, image: "fixed.invalid/bench/app", authKey: "fixed.invalid"},
-	ecrBin:       {bin: ecrBin, image: ecrImage, authKey: ecrHost, cached: true},
-	gcrBin:       {bin: gcrBin, image: "gcr.io/bench-project/app", authKey: "gcr.io", cached: true},
-	dockercfgBin: {bin: dockercfgBin, image: dockercfgImage, authKey: dockercfgHost},
+	floorBin:         {bin: floorBin, image: "floor.invalid/bench/app", authKey: "floor.invalid"},
+	typesBin:         {bin: typesBin, image: "typesfloor.invalid/bench/app", authKey: "typesfloor.invalid"},
+	fixedBin:         {bin: fixedBin, image: "fixed.invalid/bench/app", authKey: "fixed.invalid"},
+	ecrBin:           {bin: ecrBin, image: ecrImage, authKey: ecrHost, cached: true},
+	ecrFullBin:       {bin: ecrFullBin, image: ecrImage, authKey: ecrHost, cached: true},
+	gcrBin:           {bin: gcrBin, image: "gcr.io/bench-project/app", authKey: "gcr.io", cached: true},
+	gcrFullBin:       {bin: gcrFullBin, image: "gcr.io/bench-project/app", authKey: "gcr.io", cached: true},
+	dockercfgBin:     {bin: dockercfgBin, image: dockercfgImage, authKey: dockercfgHost},
+	dockercfgFullBin: {bin: dockercfgFullBin, image: dockercfgImage, authKey: dockercfgHost},
 }
 
-func (t target) request() []byte {
-	return fmt.Appendf(nil, `{"apiVersion":%q,"kind":%q,"image":%q}`, providers.APIVersionV1, providers.RequestKind, t.image)
+func (t target) request() []byte { return t.requestFor(t.image) }
+
+func (t target) requestFor(image string) []byte {
+	return fmt.Appendf(nil, `{"apiVersion":%q,"kind":%q,"image":%q}`, providers.APIVersionV1, providers.RequestKind, image)
 }
 
 // check verifies an answer the way the kubelet reads it.
@@ -245,46 +286,178 @@ func launch(ctx context.Context, launcher string, probe bool, bin string, args, 
 	return s, out.Bytes(), errb.Bytes(), err
 }
 
+// The single-invocation cases.
+const (
+	caseFloor = "floor" // a floor program
+	// caseWarm: the cache directory holds a fresh token and, for a front, the full
+	// plugin's saved answer to this very request: the front replays it.
+	caseWarm = "warm"
+	// caseWarmToken: the cache directory holds a fresh token but no saved answer for the
+	// request (another image of the same registry every run): the front misses and runs the
+	// full plugin, which answers from the cached token and saves its answer.
+	caseWarmToken = "warm-token"
+	// caseMiss: dockercfg's warm-token: no saved answer for the request (another image of the
+	// same registry every run): the front runs the full plugin, which reads the docker config
+	// and saves its answer.
+	caseMiss = "miss"
+	// caseCold: an empty cache directory every run.
+	caseCold = "cold"
+)
+
 // scenario is one single-invocation case.
 type scenario struct {
-	Label   string // e.g. "ecr warm"
+	Label   string // e.g. "ecr-credential-provider warm"
 	Bin     string // binary name
-	Case    string // "floor", "warm" or "cold"
+	Case    string // caseFloor, caseWarm, caseWarmToken, caseMiss or caseCold
 	Latency time.Duration
 	Variant string // "" for the fresh binaries, "baseline", or the variant's environment
 
-	target   target
-	path     string
+	target target
+	path   string
+	// front is set when path is a front; full is the full plugin whose executions are
+	// counted: the front's, or path itself when the full plugin is run directly; "" for none.
+	front    bool
+	full     string
 	filler   string // the fresh binary, which fills the cache of a warm case
 	launcher string
 	fakes    *fakes
+	watch    *execWatch
 	env      []string
+	cacheDir string // the warm cases' cache directory
 	args     func(run int) (args []string, cleanup func(), err error)
 	samples  []sample
 	calls0   int
 	// Calls and TokenCalls are the API calls the fakes counted during the measured runs.
 	Calls, TokenCalls int
 	tokens0           int
+	// FullRuns is the number of measured runs in which the full plugin was executed.
+	FullRuns int
 }
 
-func (s *scenario) runOnce(ctx context.Context, n int, record bool) error {
+// isMiss reports whether the case is warm-token or miss: a front with no saved answer for the
+// request.
+func (s *scenario) isMiss() bool { return s.Case == caseWarmToken || s.Case == caseMiss }
+
+// request is the request of run n (-1: the run that fills the cache): in the warm-token and
+// miss cases, another image of the same registry every run, for which no answer is saved.
+func (s *scenario) request(n int) []byte {
+	if s.isMiss() && n >= 0 {
+		return s.target.requestFor(fmt.Sprintf("%s-%d", s.target.image, n))
+	}
+	return s.target.request()
+}
+
+// run runs the case once (the request of run n) and checks the answer, the API calls and
+// the full plugin's executions; the caller checks stderr.
+func (s *scenario) run(ctx context.Context, n int, probe bool) (smp sample, stderr []byte, execs int, err error) {
 	args, cleanup, err := s.args(n)
 	if err != nil {
-		return err
+		return smp, nil, 0, err
 	}
 	defer cleanup()
-	smp, stdout, stderr, err := invoke(ctx, s.launcher, s.path, args, s.env, s.target.request())
+	if err := s.watch.reset(); err != nil {
+		return smp, nil, 0, err
+	}
+	calls0 := s.fakes.calls()
+	smp, stdout, stderr, err := launch(ctx, s.launcher, probe, s.path, args, s.env, s.request(n))
 	if err == nil {
 		err = s.target.check(stdout)
 	}
-	if err == nil && len(stderr) > 0 {
-		err = fmt.Errorf("unexpected output on stderr: %s", providers.OneLine(string(stderr)))
+	if err == nil {
+		execs, err = s.verify(s.fakes.calls() - calls0)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.Label, err)
+		return smp, stderr, execs, fmt.Errorf("%s: %w", s.Label, err)
+	}
+	return smp, stderr, execs, nil
+}
+
+// verify checks what a run did besides answering: a warm case makes no API call; a warm run
+// of a front is a replay (its full plugin was not executed, and an answer is saved); a
+// warm-token, miss or cold run of a front is a miss (the full plugin ran), and a warm-token or
+// miss run leaves exactly the answer the full plugin saved for it, which is removed for the
+// next run. It returns the number of times the full plugin was executed (inotify merges
+// repeated opens: 1 means at least once).
+func (s *scenario) verify(calls int) (int, error) {
+	if (s.Case == caseWarm || s.isMiss()) && calls != 0 {
+		return 0, fmt.Errorf("%d API calls with a fresh token in the cache, want none", calls)
+	}
+	if s.full == "" {
+		return 0, nil
+	}
+	execs, err := s.watch.take(s.full)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case s.Case == caseWarm && s.front:
+		if execs != 0 {
+			return execs, fmt.Errorf("not a replay: the front ran %s", filepath.Base(s.full))
+		}
+		if n, err := countAnswers(s.cacheDir); err != nil || n == 0 {
+			return execs, fmt.Errorf("no saved answer in %s (%v)", replay.AnswersDir, err)
+		}
+	case s.isMiss():
+		if execs != 1 {
+			return execs, fmt.Errorf("%s ran %d times, want once (no saved answer for the request)", filepath.Base(s.full), execs)
+		}
+		if n, err := countAnswers(s.cacheDir); err != nil || n != 1 {
+			return execs, fmt.Errorf("%d answers saved, want the one for this request (%v)", n, err)
+		}
+		if err := clearAnswers(s.cacheDir); err != nil {
+			return execs, err
+		}
+	case s.Case == caseCold && s.front:
+		if execs != 1 {
+			return execs, fmt.Errorf("%s ran %d times, want once on an empty cache", filepath.Base(s.full), execs)
+		}
+	}
+	return execs, nil
+}
+
+// countAnswers counts the answers saved in dir's answers directory.
+func countAnswers(dir string) (int, error) {
+	ents, err := os.ReadDir(filepath.Join(dir, replay.AnswersDir))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".json") {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// clearAnswers removes the answers saved in dir, keeping the directory.
+func clearAnswers(dir string) error {
+	answers := filepath.Join(dir, replay.AnswersDir)
+	ents, err := os.ReadDir(answers)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.Remove(filepath.Join(answers, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *scenario) runOnce(ctx context.Context, n int, record bool) error {
+	smp, stderr, execs, err := s.run(ctx, n, false)
+	if err == nil && len(stderr) > 0 {
+		err = fmt.Errorf("%s: unexpected output on stderr: %s", s.Label, providers.OneLine(string(stderr)))
+	}
+	if err != nil {
+		return err
 	}
 	if record {
 		s.samples = append(s.samples, smp)
+		if execs > 0 {
+			s.FullRuns++
+		}
 	}
 	return nil
 }
@@ -298,14 +471,17 @@ type burst struct {
 
 	target   target
 	path     string
+	full     string // the front's full plugin, "" for none
 	launcher string
 	fakes    *fakes
 	env      []string
 	// Walls are the wall times until all had answered, one per burst; Procs the wall times
-	// and RSS of every process; Calls and TokenCalls the API calls of each burst.
-	Walls             []time.Duration
-	Procs             []sample
-	Calls, TokenCalls []int
+	// and RSS of every process; Calls and TokenCalls the API calls of each burst; FullRuns
+	// the processes of each burst that ran the full plugin, estimated by their peak RSS (see
+	// fullRuns; the others replayed an answer saved during the burst).
+	Walls                       []time.Duration
+	Procs                       []sample
+	Calls, TokenCalls, FullRuns []int
 }
 
 // bench holds one measurement session: a temporary directory, the fakes and the cases.
@@ -314,6 +490,7 @@ type bench struct {
 	dir    string
 	bins   string
 	log    io.Writer
+	watch  *execWatch
 	fakes  []*fakes
 	single []*scenario
 	bursts []*burst
@@ -336,6 +513,9 @@ func (b *bench) close() {
 	for _, f := range b.fakes {
 		f.close()
 	}
+	if b.watch != nil {
+		b.watch.close()
+	}
 	os.RemoveAll(b.dir)
 }
 
@@ -354,9 +534,20 @@ func (b *bench) scenarioFor(t target, path, c string, latency time.Duration, var
 	}
 	aws := filepath.Join(home, "aws") // does not exist: the SDK's defaults
 	s := &scenario{Bin: t.bin, Case: c, Latency: latency, Variant: variant, target: t, path: path, fakes: f,
-		launcher: filepath.Join(b.bins, launchBin), filler: filepath.Join(b.bins, t.bin)}
+		watch: b.watch, launcher: filepath.Join(b.bins, launchBin), filler: filepath.Join(b.bins, t.bin)}
+	switch {
+	case t.isFront(path):
+		s.front, s.full = true, fullOf(path)
+	case t.isFull():
+		s.full = path
+	}
+	if s.full != "" {
+		if err := b.watch.add(s.full); err != nil {
+			return nil, err
+		}
+	}
 	s.Label = t.bin + " " + c
-	if c == "cold" {
+	if c == caseCold {
 		s.Label += fmt.Sprintf(" %s", latency)
 	}
 	if variant != "" {
@@ -365,21 +556,33 @@ func (b *bench) scenarioFor(t target, path, c string, latency time.Duration, var
 	s.env = f.env(home, filepath.Join(aws, "config"), filepath.Join(aws, "credentials"), extraEnv)
 	none := func() {}
 	switch {
-	case t.bin == dockercfgBin:
+	case t.bin == dockercfgBin || t.bin == dockercfgFullBin:
 		cfg := filepath.Join(home, "config.json")
 		auth := base64.StdEncoding.EncodeToString([]byte("bench:bench-password"))
 		doc := fmt.Sprintf(`{"auths":{"https://%s":{"auth":%q}}}`, dockercfgHost, auth)
 		if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 			return nil, err
 		}
-		s.args = func(int) ([]string, func(), error) { return []string{"--config=" + cfg}, none, nil }
+		args := []string{"--config=" + cfg}
+		if s.full != "" {
+			// The case's own directory for the saved answers, never the default one (a
+			// dockercfg binary from before the split has no such flag).
+			dir, err := b.mkdir("warm-*")
+			if err != nil {
+				return nil, err
+			}
+			s.cacheDir = dir
+			args = append(args, "--cache-dir="+dir)
+		}
+		s.args = func(int) ([]string, func(), error) { return args, none, nil }
 	case !t.cached:
 		s.args = func(int) ([]string, func(), error) { return nil, none, nil }
-	case c == "warm":
+	case c == caseWarm || c == caseWarmToken || c == caseMiss:
 		dir, err := b.mkdir("warm-*")
 		if err != nil {
 			return nil, err
 		}
+		s.cacheDir = dir
 		s.args = func(int) ([]string, func(), error) { return []string{"--cache-dir=" + dir}, none, nil }
 	default: // cold: an empty cache directory per run, made and removed outside the timing
 		s.args = func(int) ([]string, func(), error) {
@@ -396,7 +599,7 @@ func (b *bench) scenarioFor(t target, path, c string, latency time.Duration, var
 // prepare fills the warm cases' caches and then makes the AWS configuration files
 // unreadable as files: from here on a run that loads the SDK's configuration fails.
 func (s *scenario) prepare(ctx context.Context) error {
-	if s.Case != "warm" || !s.target.cached {
+	if s.Case != caseWarm && !s.isMiss() {
 		return nil
 	}
 	if err := s.fill(ctx); err != nil {
@@ -425,8 +628,13 @@ func (b *bench) setup() error {
 		return nil
 	}
 	fresh := func(bin string) string { return filepath.Join(b.bins, bin) }
+	for _, bin := range fronts {
+		if !targets[bin].isFront(fresh(bin)) {
+			return fmt.Errorf("%s has no %s next to it: the front runs it on a miss", fresh(bin), filepath.Base(fullOf(fresh(bin))))
+		}
+	}
 	for _, bin := range []string{floorBin, typesBin} {
-		if err := add(bin, fresh(bin), "floor", 0, "", nil); err != nil {
+		if err := add(bin, fresh(bin), caseFloor, 0, "", nil); err != nil {
 			return err
 		}
 	}
@@ -453,22 +661,41 @@ func (b *bench) setup() error {
 				}
 				return err
 			}
-			c := "warm"
+			t := targets[bin]
+			c := caseWarm
 			if bin == fixedBin {
-				c = "floor"
+				c = caseFloor
 			}
 			if err := add(bin, path, c, 0, fl.name, fl.env); err != nil {
 				return err
 			}
-			if !targets[bin].cached {
-				continue
+			if t.isFront(path) {
+				if err := add(bin, path, t.missCase(), 0, fl.name, fl.env); err != nil {
+					return err
+				}
 			}
 			lats := b.cfg.Latencies
 			if fl.name != "" {
 				lats = lats[:1]
 			}
-			for _, l := range lats {
-				if err := add(bin, path, "cold", l, fl.name, fl.env); err != nil {
+			if t.cached {
+				for _, l := range lats {
+					if err := add(bin, path, caseCold, l, fl.name, fl.env); err != nil {
+						return err
+					}
+				}
+			}
+			if fl.name != "" || !t.isFront(path) {
+				continue
+			}
+			// The full plugin run directly, as before the split: the difference from the
+			// front's warm-token (miss) and cold cases is what the front adds on a miss.
+			full := bin + replay.FullSuffix
+			if err := add(full, fresh(full), t.missCase(), 0, "", nil); err != nil {
+				return err
+			}
+			if t.cached {
+				if err := add(full, fresh(full), caseCold, lats[0], "", nil); err != nil {
 					return err
 				}
 			}
@@ -497,6 +724,9 @@ func (b *bench) setup() error {
 			launcher: fresh(launchBin),
 			fakes:    f,
 			env:      f.env(home, filepath.Join(aws, "config"), filepath.Join(aws, "credentials"), env),
+		}
+		if bu.target.isFront(bu.path) {
+			bu.full = fullOf(bu.path)
 		}
 		if variant != "" {
 			bu.Label += " [" + variant + "]"
@@ -608,11 +838,45 @@ func (b *bench) runBurst(ctx context.Context, bu *burst) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	full := 0
+	if bu.full != "" {
+		if full, err = fullRuns(bu.path, bu.full, samples); err != nil {
+			return err
+		}
+		if full == 0 {
+			return errors.New("no process ran the full plugin on an empty cache")
+		}
+	}
 	bu.Walls = append(bu.Walls, wall)
 	bu.Procs = append(bu.Procs, samples...)
 	bu.Calls = append(bu.Calls, bu.fakes.calls()-calls0)
 	bu.TokenCalls = append(bu.TokenCalls, bu.fakes.tokenCalls()-tokens0)
+	bu.FullRuns = append(bu.FullRuns, full)
 	return nil
+}
+
+// fullRuns estimates how many of a burst's processes ran the full plugin, by their peak RSS:
+// inotify merges the simultaneous opens of one file into one event, so it cannot count them.
+// A replay's peak is about the front's binary (2.5 MiB of binary, 3.1 MiB peak), a full
+// plugin's at least most of its own (9 MiB and more): a process counts as a full plugin's run
+// when its peak is above the mean of the two binaries' sizes.
+func fullRuns(front, full string, samples []sample) (int, error) {
+	fi, err := os.Stat(front)
+	if err != nil {
+		return 0, err
+	}
+	ff, err := os.Stat(full)
+	if err != nil {
+		return 0, err
+	}
+	limit := (fi.Size() + ff.Size()) / 2
+	n := 0
+	for _, s := range samples {
+		if s.rss > limit {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // Run builds (unless cfg.BinDir is set) and measures everything, and returns the report.
@@ -629,6 +893,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	b := &bench{cfg: cfg, dir: dir, bins: cfg.BinDir, log: cfg.Log}
 	defer b.close()
+	if b.watch, err = newExecWatch(); err != nil {
+		return nil, err
+	}
 	rep := &Report{Config: cfg, Started: time.Now(), Machine: machine()}
 	if b.bins == "" {
 		b.bins = filepath.Join(dir, "bin")
@@ -636,6 +903,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if rep.GoVersion, err = build(ctx, b.bins); err != nil {
 			return nil, err
 		}
+		rep.Tree = tree(ctx)
 	} else if rep.GoVersion, err = goVersion(ctx); err != nil {
 		return nil, err
 	}
@@ -673,9 +941,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 }
 
 // initTrace runs bin's warm case with GODEBUG=inittrace=1 and summarises its package
-// initialisers.
+// initialisers: for a front, its replay (checked as the measured runs are); for a full
+// plugin, run directly with a fresh token in the cache, what a front's miss adds.
 func (b *bench) initTrace(ctx context.Context, bin, variant, path string) (InitProfile, error) {
-	s, err := b.scenarioFor(targets[bin], path, "warm", 0, variant, []string{"GODEBUG=inittrace=1"})
+	s, err := b.scenarioFor(targets[bin], path, caseWarm, 0, variant, []string{"GODEBUG=inittrace=1"})
 	if err != nil {
 		return InitProfile{}, err
 	}
@@ -684,17 +953,9 @@ func (b *bench) initTrace(ctx context.Context, bin, variant, path string) (InitP
 	}
 	var runs [][]initLine
 	for i := 0; i < b.cfg.InitRuns; i++ {
-		args, cleanup, err := s.args(i)
+		_, stderr, _, err := s.run(ctx, i, false)
 		if err != nil {
-			return InitProfile{}, err
-		}
-		_, stdout, stderr, err := invoke(ctx, s.launcher, path, args, s.env, s.target.request())
-		cleanup()
-		if err == nil {
-			err = s.target.check(stdout)
-		}
-		if err != nil {
-			return InitProfile{}, fmt.Errorf("inittrace: %s: %w", bin, err)
+			return InitProfile{}, fmt.Errorf("inittrace: %w", err)
 		}
 		lines, err := parseInitTrace(stderr)
 		if err != nil {
@@ -704,18 +965,14 @@ func (b *bench) initTrace(ctx context.Context, bin, variant, path string) (InitP
 	}
 	prof := summariseInit(bin, variant, runs)
 	// Memory as the process exits, without GODEBUG: what of the peak is the binary's pages.
+	// The environment is part of a saved answer's key: fill again for a front.
 	s.env = slices.DeleteFunc(s.env, func(kv string) bool { return strings.HasPrefix(kv, "GODEBUG=") })
+	if err := s.fill(ctx); err != nil {
+		return InitProfile{}, err
+	}
 	var hwm, anon, file []int64
 	for i := 0; i < b.cfg.InitRuns; i++ {
-		args, cleanup, err := s.args(i)
-		if err != nil {
-			return InitProfile{}, err
-		}
-		smp, stdout, _, err := launch(ctx, s.launcher, true, path, args, s.env, s.target.request())
-		cleanup()
-		if err == nil {
-			err = s.target.check(stdout)
-		}
+		smp, _, _, err := s.run(ctx, i, true)
 		if err != nil {
 			// ptrace may be forbidden (Yama ptrace_scope 3, a seccomp profile): the
 			// memory table is left out, the rest of the run stands.
@@ -729,10 +986,14 @@ func (b *bench) initTrace(ctx context.Context, bin, variant, path string) (InitP
 	return prof, nil
 }
 
-// fill fills a warm case's cache with one run of the fresh binary (the baseline's may not
-// be able to fetch: a prototype, say). Its stderr is not checked: it may be a trace.
+// fill fills a warm case's cache with one run of the fresh binary (the baseline's may not be
+// able to fetch: a prototype, say), through the front for a front, whose full plugin then
+// saves its answer. A front other than the fresh one (a baseline's) runs once more itself:
+// its full plugin, another file, saves the answer under its own key. A warm case of a front
+// must then hold an answer to replay; a warm-token or miss case's answers are removed. Stderr
+// is not checked: it may be a trace.
 func (s *scenario) fill(ctx context.Context) error {
-	if !s.target.cached {
+	if s.cacheDir == "" {
 		return nil
 	}
 	args, cleanup, err := s.args(-1)
@@ -740,14 +1001,35 @@ func (s *scenario) fill(ctx context.Context) error {
 		return err
 	}
 	defer cleanup()
-	_, stdout, _, err := invoke(ctx, s.launcher, s.filler, args, s.env, s.target.request())
-	if err == nil {
-		err = s.target.check(stdout)
+	fill := func(path string) error {
+		_, stdout, _, err := invoke(ctx, s.launcher, path, args, s.env, s.request(-1))
+		if err == nil {
+			err = s.target.check(stdout)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: fill the cache: %w", s.Label, err)
+		}
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("%s: fill the cache: %w", s.Label, err)
+	if err := fill(s.filler); err != nil {
+		return err
 	}
-	return nil
+	if s.front && s.path != s.filler {
+		if err := fill(s.path); err != nil {
+			return err
+		}
+	}
+	if s.full != "" {
+		if n, err := countAnswers(s.cacheDir); err != nil || n == 0 {
+			return fmt.Errorf("%s: fill the cache: the full plugin saved no answer (%v)", s.Label, err)
+		}
+		if s.isMiss() {
+			if err := clearAnswers(s.cacheDir); err != nil {
+				return err
+			}
+		}
+	}
+	return s.watch.reset()
 }
 
 // build compiles the binaries as a release does and returns the Go version used.
@@ -760,8 +1042,6 @@ func build(ctx context.Context, dir string) (string, error) {
 	for _, bin := range append(slices.Clone(binaryOrder), launchBin) {
 		args = append(args, packages[bin])
 	}
-	// The fronts run their full plugins, which must sit next to them.
-	args = append(args, "./cmd/"+ecrBin+"-full", "./cmd/"+gcrBin+"-full")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -769,6 +1049,20 @@ func build(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return goVersion(ctx)
+}
+
+// tree describes the source tree built: its commit, "-dirty" with uncommitted changes; "" when
+// git cannot say.
+func tree(ctx context.Context) string {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return ""
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func moduleRoot(ctx context.Context) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func (c *clock) Set(t time.Time) {
 
 // fixture is a cache directory with one entry and the inputs of one invocation.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	clock   *clock
 	cache   *cache.Cache
@@ -47,7 +48,7 @@ type fixture struct {
 	request []byte
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: filepath.Join(t.TempDir(), "cache"), clock: &clock{now: t0}, key: cache.NewKey("replay-test", host)}
 	f.cache = cache.New(cache.Options{Dir: f.dir, Now: f.clock.Now})
@@ -80,7 +81,7 @@ func response(r *cache.Result, freshFor time.Duration) *providers.Response {
 	}
 }
 
-func encode(t *testing.T, resp *providers.Response, apiVersion string) []byte {
+func encode(t testing.TB, resp *providers.Response, apiVersion string) []byte {
 	t.Helper()
 	out, err := providers.EncodeResponse(resp, apiVersion)
 	if err != nil {
@@ -342,4 +343,21 @@ func entryFile(t *testing.T, f *fixture) string {
 		t.Fatalf("cache entry files: %v, %v", m, err)
 	}
 	return m[0]
+}
+
+// BenchmarkLookup is the front's work past its start-up on a replay: read and check the answer
+// and its cache entry (a 2 KiB password, as ECR's run to), render the answer.
+func BenchmarkLookup(b *testing.B) {
+	f := newFixture(b)
+	r := f.get(strings.Repeat("p", 2048), 12*time.Hour)
+	if err := f.save(r, encode(b, response(r, r.FreshFor), providers.APIVersionV1), r.FreshFor.Truncate(time.Second)); err != nil {
+		b.Fatal(err)
+	}
+	key := f.lookupKey()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := replay.Lookup(f.dir, key, t0); !ok {
+			b.Fatal("no answer")
+		}
+	}
 }
