@@ -25,6 +25,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/deploy/installer"
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/ecr"
@@ -642,6 +643,7 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 			pargs = append(pargs, rewrite(a, hostMap))
 		}
 		req := `{"apiVersion":"` + p.APIVersion + `","kind":"CredentialProviderRequest","image":"` + registry + `/team/app"}`
+		t.Setenv(cache.EnvDir, t.TempDir()) // the answers it keeps for replay: not in this machine's /var/lib/kubelet
 		var out, errOut bytes.Buffer
 		if code := providers.Execute(context.Background(), dockercfg.Plugin(), pargs, strings.NewReader(req), &out, &errOut); code != 0 {
 			t.Fatalf("dockercfg-credential-provider %q = %d: %s", pargs, code, errOut.String())
