@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // TestQuickRun runs the whole harness in quick mode. It asserts correctness only, never
@@ -107,7 +109,7 @@ func TestWarmRunNotAReplayFails(t *testing.T) {
 	b := &bench{cfg: QuickConfig(), dir: dir, bins: filepath.Join(dir, "bin"), log: testWriter{t}}
 	defer b.close()
 	var err error
-	if b.watch, err = newExecWatch(); err != nil {
+	if b.watch, err = replaytest.NewRuns(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := build(ctx, b.bins); err != nil {

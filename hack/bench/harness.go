@@ -22,6 +22,7 @@ import (
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/replay"
+	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // Config says what to measure and how often.
@@ -321,7 +322,7 @@ type scenario struct {
 	filler   string // the fresh binary, which fills the cache of a warm case
 	launcher string
 	fakes    *fakes
-	watch    *execWatch
+	watch    *replaytest.Runs
 	env      []string
 	cacheDir string // the warm cases' cache directory
 	args     func(run int) (args []string, cleanup func(), err error)
@@ -355,7 +356,7 @@ func (s *scenario) run(ctx context.Context, n int, probe bool) (smp sample, stde
 		return smp, nil, 0, err
 	}
 	defer cleanup()
-	if err := s.watch.reset(); err != nil {
+	if err := s.watch.Reset(); err != nil {
 		return smp, nil, 0, err
 	}
 	calls0 := s.fakes.calls()
@@ -385,7 +386,7 @@ func (s *scenario) verify(calls int) (int, error) {
 	if s.full == "" {
 		return 0, nil
 	}
-	execs, err := s.watch.take(s.full)
+	execs, err := s.watch.Take(s.full)
 	if err != nil {
 		return 0, err
 	}
@@ -490,7 +491,7 @@ type bench struct {
 	dir    string
 	bins   string
 	log    io.Writer
-	watch  *execWatch
+	watch  *replaytest.Runs
 	fakes  []*fakes
 	single []*scenario
 	bursts []*burst
@@ -514,7 +515,7 @@ func (b *bench) close() {
 		f.close()
 	}
 	if b.watch != nil {
-		b.watch.close()
+		b.watch.Close()
 	}
 	os.RemoveAll(b.dir)
 }
@@ -542,7 +543,7 @@ func (b *bench) scenarioFor(t target, path, c string, latency time.Duration, var
 		s.full = path
 	}
 	if s.full != "" {
-		if err := b.watch.add(s.full); err != nil {
+		if err := b.watch.Watch(s.full); err != nil {
 			return nil, err
 		}
 	}
@@ -893,7 +894,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	b := &bench{cfg: cfg, dir: dir, bins: cfg.BinDir, log: cfg.Log}
 	defer b.close()
-	if b.watch, err = newExecWatch(); err != nil {
+	if b.watch, err = replaytest.NewRuns(); err != nil {
 		return nil, err
 	}
 	rep := &Report{Config: cfg, Started: time.Now(), Machine: machine()}
@@ -1029,7 +1030,7 @@ func (s *scenario) fill(ctx context.Context) error {
 			}
 		}
 	}
-	return s.watch.reset()
+	return s.watch.Reset()
 }
 
 // build compiles the binaries as a release does and returns the Go version used.
