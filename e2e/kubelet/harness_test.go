@@ -36,6 +36,11 @@ import (
 // registered by one scenario never matches an image of another.
 
 func TestMain(m *testing.M) {
+	// A kubelet started by restartKubelet: before anything else, so that it keeps the
+	// environment of the process that started it, PULLKEYS_CACHE_DIR included.
+	if len(os.Args) > 1 && os.Args[1] == restartedKubeletArg {
+		os.Exit(restartedKubelet(os.Args[2:]))
+	}
 	flag.Parse()
 	captureKlog()
 	// The kubelet's plugins inherit this process's environment: their default cache directory
@@ -346,9 +351,18 @@ type cred struct {
 // NewExternalCredentialProviderDockerKeyring(...).Lookup(repoToPull).
 func lookup(t *testing.T, image string, p pod) []cred {
 	t.Helper()
+	out, err := kubeletLookup(image, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// kubeletLookup is lookup outside a test, for a restarted kubelet (restartKubelet).
+func kubeletLookup(image string, p pod) ([]cred, error) {
 	repo, _, _, err := parsers.ParseImageName(image)
 	if err != nil {
-		t.Fatalf("ParseImageName(%q): %v", image, err)
+		return nil, fmt.Errorf("ParseImageName(%q): %v", image, err)
 	}
 	kr := kubeletplugin.NewExternalCredentialProviderDockerKeyring(p.Namespace, p.Name, p.UID, p.ServiceAccount)
 	found, _ := kr.Lookup(repo)
@@ -356,7 +370,7 @@ func lookup(t *testing.T, image string, p pod) []cred {
 	for _, c := range found {
 		out = append(out, cred{Username: c.Username, Password: c.Password})
 	}
-	return out
+	return out, nil
 }
 
 // check runs pullkeys check (providers/plugin.Check) on the scenario's config, with its execs
