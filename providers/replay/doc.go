@@ -14,8 +14,10 @@
 //     and codecs, flags, logs. It is a complete plugin by itself.
 //
 // The front reads the request and looks for an answer the full plugin saved for exactly this
-// invocation: the same full binary (its file's identity), arguments, environment, working
-// directory and request bytes, hashed together into the answer's key. Anything else (no
+// invocation: the same full binary (its file's identity), arguments, environment (less the
+// variables systemd sets anew at each start of the kubelet, such as INVOCATION_ID, which no
+// plugin reads), working directory and request bytes, hashed together into the answer's key.
+// So a restarted kubelet asking again for an image it asked for before gets the replay. Anything else (no
 // answer, a flag such as -v or --help, a request with a service account token, an answer
 // whose sources changed) runs the full plugin, which gets the request on its stdin and
 // replaces the front process.

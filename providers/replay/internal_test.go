@@ -91,6 +91,14 @@ func TestKeyDistinguishesEveryInput(t *testing.T) {
 			t.Errorf("%s: key unchanged", name)
 		}
 	}
+
+	// What systemd sets anew at each start of the kubelet does not change the key.
+	fi, args, env, cwd, req := base()
+	restarted := append([]string{"INVOCATION_ID=0123abcd", "JOURNAL_STREAM=8:12345"}, env...)
+	restarted = append(restarted, "SYSTEMD_EXEC_PID=4242")
+	if got := Key(fi, args, restarted, cwd, req); got != want {
+		t.Errorf("Key with systemd's per-start variables = %s, want %s as without them", got, want)
+	}
 }
 
 func TestPruneRemovesOldAnswers(t *testing.T) {
