@@ -134,7 +134,7 @@ func New(opts Options) *Cache {
 		c.poll = DefaultLockPoll
 	}
 	if opts.Dir != "" && !opts.NoDisk {
-		if err := openDir(opts.Dir); err != nil {
+		if err := PrepareDir(opts.Dir); err != nil {
 			c.log.Warn("cache: disk cache disabled, caching in memory only", "err", err)
 		} else {
 			c.dir = opts.Dir

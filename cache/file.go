@@ -77,10 +77,15 @@ func readEntry(name string) (key string, e *Entry, sum [32]byte, err error) {
 	return key, e, sha256.Sum256(data), nil
 }
 
-// writeFile atomically replaces name with data: a temporary file in the same directory,
-// created exclusively with mode 0600, is written, synced and renamed over name, and the
-// directory is synced. A writer that dies leaves at most a temporary file, removed by prune.
-func writeFile(name string, data []byte) (err error) {
+// writeFile atomically replaces name with data, durably (see WriteFile).
+func writeFile(name string, data []byte) error { return WriteFile(name, data, true) }
+
+// WriteFile atomically replaces name with data: a temporary file in the same directory
+// (name.tmp-*), created exclusively with mode 0600, is written and renamed over name, so a
+// reader sees the old file or the new one. durable syncs the file before the rename and the
+// directory after it. A writer that dies leaves at most a temporary file, which prune removes
+// from a cache directory.
+func WriteFile(name string, data []byte, durable bool) (err error) {
 	dir := filepath.Dir(name)
 	f, err := os.CreateTemp(dir, filepath.Base(name)+tmpInfix+"*")
 	if err != nil {
@@ -92,7 +97,7 @@ func writeFile(name string, data []byte) (err error) {
 		}
 	}()
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -101,7 +106,7 @@ func writeFile(name string, data []byte) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), name); err != nil {
+	if err := os.Rename(f.Name(), name); err != nil || !durable {
 		return err
 	}
 	return syncDir(dir)
@@ -112,10 +117,7 @@ const tmpInfix = ".tmp-"
 // PrepareDir prepares dir as a cache directory, as New does: it is created with mode 0700 if
 // missing, group and other permissions are taken away from an existing one, and it is refused
 // if it is a symlink, not a directory, owned by another user or not writable.
-func PrepareDir(dir string) error { return openDir(dir) }
-
-// openDir is PrepareDir.
-func openDir(dir string) error {
+func PrepareDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

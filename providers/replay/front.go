@@ -30,13 +30,13 @@ func FullPath(exe, name string) string {
 // It replays a saved answer when there is one and otherwise runs the full plugin in its
 // place, which then answers and exits as if the kubelet had started it.
 func Main(name string) {
-	os.Exit(Front(name, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(front(name, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// Front is Main without the exit, for tests. It returns only when it has replayed an answer
-// (0), failed (1, with one line on stderr and nothing on stdout), or, where the full plugin
-// cannot replace the process, when the full plugin has exited (its status).
-func Front(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// front is Main without the exit. It returns only when it has replayed an answer (0), failed
+// (1, with one line on stderr and nothing on stdout), or, where the full plugin cannot replace
+// the process, when the full plugin has exited (its status).
+func front(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "%s: %s\n", name, fmt.Sprintf(format, a...))
 		return 1

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,8 +72,6 @@ func FuzzCacheDir(f *testing.F) {
 				return
 			}
 		}
-		if !slices.Contains(args, got) {
-			t.Fatalf("cacheDir(%q) = %q, not an argument's value", args, got)
-		}
+		t.Fatalf("cacheDir(%q) = %q, not an argument's value", args, got)
 	})
 }
