@@ -306,7 +306,7 @@ func TestSaveRefuses(t *testing.T) {
 		{name: "two entries", ctx: recorded(r, r), out: out, d: d},
 		{name: "entry not on disk", ctx: recorded(&memory), out: out, d: d},
 		{name: "duration not the fresh time left", ctx: recorded(r), out: encode(t, response(r, r.FreshFor-time.Hour), providers.APIVersionV1), d: d - time.Hour},
-		{name: "duration not in the answer", ctx: recorded(r), out: out, d: d - time.Second},
+		{name: "duration not in the answer", ctx: recorded(r), out: encode(t, response(r, r.FreshFor-time.Hour), providers.APIVersionV1), d: d},
 		{name: "default duration", ctx: recorded(r), out: encode(t, &providers.Response{CacheKeyType: providers.CacheKeyRegistry}, providers.APIVersionV1), d: d},
 	}
 	for _, tt := range tests {
