@@ -9,6 +9,7 @@ import (
 
 	"github.com/pullkeys/pullkeys/e2e/harness"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
+	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // The fronts' replay (providers/replay) end to end: each pullkeys check execs the provider's
@@ -36,7 +37,7 @@ func checkReplays(t *testing.T, node harness.Node, reg *harness.Registry, front,
 	t.Helper()
 	frontPath := filepath.Join(binDir, front)
 	fullPath := filepath.Join(binDir, front+harness.FullSuffix)
-	w := watchExecs(t, frontPath, fullPath)
+	w := replaytest.WatchRuns(t, frontPath, fullPath)
 	var got [][]harness.Credential
 	for _, st := range steps {
 		if st.change != nil {
@@ -45,14 +46,14 @@ func checkReplays(t *testing.T, node harness.Node, reg *harness.Registry, front,
 		img := check(t, node, image)
 		creds := credentials(img)
 		got = append(got, creds)
-		if n := w.take(frontPath); n != 1 {
+		if n := w.Take(frontPath); n != 1 {
 			t.Errorf("%s: Check(%q) ran %s %d times, want 1", st.name, image, front, n)
 		}
 		wantFull := 0
 		if st.full {
 			wantFull = 1
 		}
-		if n := w.take(fullPath); n != wantFull {
+		if n := w.Take(fullPath); n != wantFull {
 			t.Errorf("%s: Check(%q) ran %s %d times, want %d (1: no answer to replay, 0: replayed)", st.name, image, front+harness.FullSuffix, n, wantFull)
 		}
 		want := st.want

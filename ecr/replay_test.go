@@ -7,11 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/replay"
+	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // TestExecuteSavesAnswersForReplay: a node identity answer is saved for the front to replay,
@@ -52,20 +50,7 @@ func TestExecuteSavesAnswersForReplay(t *testing.T) {
 			if !saved {
 				return
 			}
-			full, err := providers.DecodeResponse(stdout.Bytes(), tc.apiVersion)
-			if err != nil {
-				t.Fatal(err)
-			}
-			replayed, err := providers.DecodeResponse(got, tc.apiVersion)
-			if err != nil {
-				t.Fatalf("replayed answer does not decode as the kubelet decodes: %v", err)
-			}
-			if diff := cmp.Diff(full, replayed, cmpopts.IgnoreFields(providers.Response{}, "CacheDuration")); diff != "" {
-				t.Errorf("replayed answer differs (-full +replayed):\n%s", diff)
-			}
-			if d := full.CacheDuration.Duration - replayed.CacheDuration.Duration; d < 0 || d > time.Second {
-				t.Errorf("replayed cacheDuration %s, full %s: want the same, counted down", replayed.CacheDuration.Duration, full.CacheDuration.Duration)
-			}
+			replaytest.CheckReplay(t, tc.apiVersion, stdout.Bytes(), got, time.Second)
 		})
 	}
 }

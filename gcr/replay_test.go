@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/replay"
+	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // TestExecuteSavesAnswersForReplay: the node token answer is saved for the front to replay,
@@ -63,20 +61,7 @@ func TestExecuteSavesAnswersForReplay(t *testing.T) {
 			if !saved {
 				return
 			}
-			full, err := providers.DecodeResponse([]byte(stdout), tc.apiVersion)
-			if err != nil {
-				t.Fatal(err)
-			}
-			replayed, err := providers.DecodeResponse(got, tc.apiVersion)
-			if err != nil {
-				t.Fatalf("replayed answer does not decode as the kubelet decodes: %v", err)
-			}
-			if diff := cmp.Diff(full, replayed, cmpopts.IgnoreFields(providers.Response{}, "CacheDuration")); diff != "" {
-				t.Errorf("replayed answer differs (-full +replayed):\n%s", diff)
-			}
-			if d := full.CacheDuration.Duration - replayed.CacheDuration.Duration; d < 0 || d > time.Second {
-				t.Errorf("replayed cacheDuration %s, full %s: want the same, counted down", replayed.CacheDuration.Duration, full.CacheDuration.Duration)
-			}
+			replaytest.CheckReplay(t, tc.apiVersion, []byte(stdout), got, time.Second)
 		})
 	}
 }

@@ -134,17 +134,24 @@ func (s *scenario) ecrHost(k int) string {
 	return fmt.Sprintf("%012d.dkr.ecr.us-east-1.amazonaws.com", 100000000000+n*10+k)
 }
 
-func TestECRBinary(t *testing.T) {
-	srv := ecrtest.Start(t)
-	srv.Setenv(t)
-	s := newScenario(t)
-	host := s.ecrHost(0)
+// realECR is the ECR binary for host, with a cache directory of its own and the fake srv's
+// endpoints and credentials in its env.
+func (s *scenario) realECR(t *testing.T, srv *ecrtest.Server, host string) configv1.CredentialProvider {
 	p := s.real(ECR, host)
 	p.Args = []string{"--cache-dir=" + t.TempDir()}
 	for _, kv := range srv.Env() {
 		name, value, _ := strings.Cut(kv, "=")
 		p.Env = append(p.Env, configv1.ExecEnvVar{Name: name, Value: value})
 	}
+	return p
+}
+
+func TestECRBinary(t *testing.T) {
+	srv := ecrtest.Start(t)
+	srv.Setenv(t)
+	s := newScenario(t)
+	host := s.ecrHost(0)
+	p := s.realECR(t, srv, host)
 	s.register(nil, p)
 	got := pullAll(t, s, pod{}, nil, []pull{
 		{host + "/team/app:1", nil},

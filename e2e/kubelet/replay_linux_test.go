@@ -12,6 +12,7 @@ import (
 
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // The fronts' replay (providers/replay) through the kubelet's code. A kubelet restarted on
@@ -34,7 +35,7 @@ type replayScenario struct {
 	*scenario
 	provider    configv1.CredentialProvider
 	front, full string // the front the bin dir links to, and its full plugin next to it
-	watch       *execWatch
+	watch       *replaytest.Watch
 }
 
 // newReplayScenario registers p, one of the real binaries (scenario.real), and watches the
@@ -44,7 +45,7 @@ func newReplayScenario(s *scenario, p configv1.CredentialProvider) *replayScenar
 	front := s.binaries[p.Name]
 	full := filepath.Join(filepath.Dir(front), filepath.Base(front)+fullSuffix)
 	s.register(nil, p)
-	return &replayScenario{scenario: s, provider: p, front: front, full: full, watch: watchExecs(s.t, front, full)}
+	return &replayScenario{scenario: s, provider: p, front: front, full: full, watch: replaytest.WatchRuns(s.t, front, full)}
 }
 
 // run pulls image at each step and checks that the kubelet exec'd the front once, that the
@@ -74,14 +75,14 @@ func (r *replayScenario) run(t *testing.T, image string, steps []replayStep) []*
 			}
 		}
 		pulls = append(pulls, pull)
-		if n := r.watch.take(r.front); n != 1 {
+		if n := r.watch.Take(r.front); n != 1 {
 			t.Errorf("%s: kubelet Lookup(%q) ran %s %d times, want 1 (the kubelet's cache must not answer)", st.name, image, r.provider.Name, n)
 		}
 		wantFull := 0
 		if st.full {
 			wantFull = 1
 		}
-		fullRuns := r.watch.take(r.full)
+		fullRuns := r.watch.Take(r.full)
 		if fullRuns != wantFull {
 			t.Errorf("%s: kubelet Lookup(%q) ran %s %d times, want %d (1: no answer to replay, 0: replayed)", st.name, image, filepath.Base(r.full), fullRuns, wantFull)
 		}
@@ -117,10 +118,10 @@ func (r *replayScenario) witness(t *testing.T, step, image string, kubelet []cre
 	if err != nil {
 		t.Fatalf("%s: Check(%q): %v", step, image, err)
 	}
-	if n := r.watch.take(r.full); n != 0 {
+	if n := r.watch.Take(r.full); n != 0 {
 		t.Errorf("%s: Check(%q) with the kubelet's environment ran %s %d times, want 0 (the kubelet's answer replayed)", step, image, filepath.Base(r.full), n)
 	}
-	r.watch.take(r.front)
+	r.watch.Take(r.front)
 	if diff := cmp.Diff(kubelet, checkCreds(rep.Images[0])); diff != "" {
 		t.Errorf("%s: pullkeys check of %s mismatch with the kubelet (-kubelet +check):\n%s\nreport:\n%s", step, image, diff, reportText(t, rep))
 	}
@@ -134,12 +135,7 @@ func TestECRBinaryReplay(t *testing.T) {
 	srv.Setenv(t)
 	s := newScenario(t)
 	host := s.ecrHost(0)
-	p := s.real(ECR, host)
-	p.Args = []string{"--cache-dir=" + t.TempDir()}
-	for _, kv := range srv.Env() {
-		name, value, _ := strings.Cut(kv, "=")
-		p.Env = append(p.Env, configv1.ExecEnvVar{Name: name, Value: value})
-	}
+	p := s.realECR(t, srv, host)
 	r := newReplayScenario(s, p)
 	image := host + "/team/app:1"
 	got := r.run(t, image, []replayStep{

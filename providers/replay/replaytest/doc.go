@@ -1,5 +1,6 @@
-// Package replaytest tells, in tests and benchmarks, whether a front replayed an answer or ran
-// its full plugin (see package replay): it counts the runs of binaries with inotify.
+// Package replaytest helps tests and benchmarks of fronts (see package replay): CheckReplay
+// holds a replayed answer to the full plugin's, and Runs and Watch tell whether a front
+// replayed or ran its full plugin by counting the runs of binaries with inotify.
 //
 // Executing a file opens it (IN_OPEN), and in a plugin's run nothing else opens a front's or
 // its full plugin's binary (the front only stats its full plugin), so each open is one run.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,4 +87,36 @@ func (r *Runs) drain() error {
 			}
 		}
 	}
+}
+
+// Watch is Runs for a test: errors fail the test, and watching stops when it ends.
+type Watch struct {
+	t    testing.TB
+	runs *Runs
+}
+
+// WatchRuns counts the runs of the binaries at paths for the rest of the test.
+func WatchRuns(t testing.TB, paths ...string) *Watch {
+	t.Helper()
+	runs, err := NewRuns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runs.Close() })
+	for _, p := range paths {
+		if err := runs.Watch(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &Watch{t: t, runs: runs}
+}
+
+// Take returns the runs of path since the last Take of it: 0 or 1 when taken after each run.
+func (w *Watch) Take(path string) int {
+	w.t.Helper()
+	n, err := w.runs.Take(path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return n
 }
