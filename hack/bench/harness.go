@@ -983,7 +983,7 @@ func (b *bench) initTrace(ctx context.Context, bin, variant, path string) (InitP
 		}
 		hwm, anon, file = append(hwm, smp.hwm), append(anon, smp.anon), append(file, smp.file)
 	}
-	prof.HWM, prof.Anon, prof.File = medianInt(hwm), medianInt(anon), medianInt(file)
+	prof.HWM, prof.Anon, prof.File = median(hwm), median(anon), median(file)
 	return prof, nil
 }
 

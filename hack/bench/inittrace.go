@@ -106,8 +106,8 @@ func summariseInit(bin, variant string, runs [][]initLine) InitProfile {
 		totals = append(totals, ms)
 		bytesTotals = append(bytesTotals, b)
 	}
-	p.TotalMs = medianFloat(totals)
-	p.TotalBytes = medianInt(bytesTotals)
+	p.TotalMs = median(totals)
+	p.TotalBytes = median(bytesTotals)
 	p.Packages = len(byPkg)
 	for pkg, ls := range byPkg {
 		var ms []float64
@@ -116,7 +116,7 @@ func summariseInit(bin, variant string, runs [][]initLine) InitProfile {
 			ms = append(ms, l.ClockMs)
 			bs = append(bs, l.Bytes)
 		}
-		p.Top = append(p.Top, InitPackage{Pkg: pkg, Ms: medianFloat(ms), Bytes: medianInt(bs)})
+		p.Top = append(p.Top, InitPackage{Pkg: pkg, Ms: median(ms), Bytes: median(bs)})
 	}
 	sort.Slice(p.Top, func(i, j int) bool {
 		if p.Top[i].Ms != p.Top[j].Ms {

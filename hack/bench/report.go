@@ -109,35 +109,16 @@ func statsOf(samples []sample) stats {
 	}
 	slices.Sort(walls)
 	slices.Sort(cpus)
-	s.CPUMedian = medianDuration(cpus)
+	s.CPUMedian = median(cpus)
 	slices.Sort(rss)
-	s.Median, s.Min, s.Max = medianDuration(walls), walls[0], walls[len(walls)-1]
-	s.RSSMedian, s.RSSMin, s.RSSMax = medianInt(rss), rss[0], rss[len(rss)-1]
+	s.Median, s.Min, s.Max = median(walls), walls[0], walls[len(walls)-1]
+	s.RSSMedian, s.RSSMin, s.RSSMax = median(rss), rss[0], rss[len(rss)-1]
 	s.medianMs, s.medianMiB = ms(s.Median), mib(s.RSSMedian)
 	return s
 }
 
-func medianDuration(sorted []time.Duration) time.Duration {
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
-}
-
-func medianFloat(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[len(s)/2]
-}
-
-func medianInt(v []int64) int64 {
+// median returns the median of v (0 for none), without changing v.
+func median[T ~int64 | ~float64](v []T) T {
 	if len(v) == 0 {
 		return 0
 	}
@@ -260,7 +241,7 @@ func (r *Report) bursts(w *bytes.Buffer) {
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var floorBurst time.Duration
 	if fb := r.burstOf(floorBin); fb != nil {
-		floorBurst = medianDuration(sortedDurations(fb.Walls))
+		floorBurst = median(sortedDurations(fb.Walls))
 	}
 	for _, b := range r.Simultaneous {
 		walls := sortedDurations(b.Walls)
@@ -272,8 +253,8 @@ func (r *Report) bursts(w *bytes.Buffer) {
 		if b.full != "" {
 			full = spread(b.FullRuns)
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Label, fmtMs(medianDuration(walls)), fmtMs(walls[0]), fmtMs(walls[len(walls)-1]),
-			ratio(ms(medianDuration(walls)), ms(floorBurst)), fmtMs(st.Median), fmtMs(st.Max), fmtMs(st.CPUMedian), fmtMiB(st.RSSMax), calls, tokens, full)
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", b.Label, fmtMs(median(walls)), fmtMs(walls[0]), fmtMs(walls[len(walls)-1]),
+			ratio(ms(median(walls)), ms(floorBurst)), fmtMs(st.Median), fmtMs(st.Max), fmtMs(st.CPUMedian), fmtMiB(st.RSSMax), calls, tokens, full)
 	}
 	p("\n")
 }
