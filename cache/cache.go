@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -63,18 +62,6 @@ type Result struct {
 	// FreshFor is the time left until the entry stops being fresh, 0 when Stale: the
 	// providers hand it to the kubelet as the response's cacheDuration.
 	FreshFor time.Duration
-	// Stamp names the entry's file in the cache directory, for answers derived from it that
-	// are kept elsewhere (see providers/replay). nil when the entry is not the one on disk:
-	// a memory-only cache, a memory hit, a failed write, or a Stale result.
-	Stamp *Stamp
-}
-
-// Stamp identifies the cache file an entry was read from or written to, as it was then.
-type Stamp struct {
-	Dir        string    // the cache directory
-	File       string    // the entry's file name in Dir
-	Digest     [32]byte  // SHA-256 of the file's bytes
-	FreshUntil time.Time // when the entry stops being fresh: FreshFor counts down to it
 }
 
 // ErrInvalidEntry is returned by GetOrFetch when the fetch returns a nil entry, one that
@@ -216,10 +203,8 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 		base = filepath.Join(c.dir, key.hash())
 		// A plugin process starts cold in memory, usually warm on disk: read without the lock.
 		// Expired files are removed under the lock only, not to race with a writer.
-		e, sum := c.read(key, base)
-		if r := check(e, Disk, nil); r != nil {
+		if r := check(c.read(key, base), Disk, nil); r != nil {
 			c.memPut(key, r.Entry)
-			r.Stamp = c.stamp(base, sum, r.Entry)
 			return r, nil
 		}
 		reserveIfStale()
@@ -228,10 +213,8 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 		case err == nil:
 			defer unlock()
 			// Another process may have fetched while this one waited.
-			e, sum := c.read(key, base)
-			if r := check(e, Disk, func() { os.Remove(base + ".json") }); r != nil {
+			if r := check(c.read(key, base), Disk, func() { os.Remove(base + ".json") }); r != nil {
 				c.memPut(key, r.Entry)
-				r.Stamp = c.stamp(base, sum, r.Entry)
 				return r, nil
 			}
 		case work.Err() != nil:
@@ -247,19 +230,15 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 	}
 	c.log.Debug("cache: fetched", "key", key, "expiresAt", e.ExpiresAt)
 	c.memPut(key, e)
-	var stamp *Stamp
 	if base != "" {
-		if sum, err := c.write(key, base, e); err != nil {
+		if err := c.write(key, base, e); err != nil {
 			c.log.Warn("cache: write failed, entry cached in memory only", "key", key, "err", err)
-		} else {
-			stamp = c.stamp(base, sum, e)
 		}
 	}
 	r := c.freshResult(e, Fetched, c.now())
 	if r == nil { // valid but already past its fresh time: usable, not cacheable
 		return &Result{Entry: e, Source: Fetched}, nil
 	}
-	r.Stamp = stamp
 	return r, nil
 }
 
@@ -316,10 +295,6 @@ func (c *Cache) freshUntil(e *Entry) time.Time {
 	return e.FetchedAt.Add(time.Duration(c.fraction * float64(e.ExpiresAt.Sub(e.FetchedAt))))
 }
 
-func (c *Cache) stamp(base string, sum [32]byte, e *Entry) *Stamp {
-	return &Stamp{Dir: c.dir, File: filepath.Base(base) + ".json", Digest: sum, FreshUntil: c.freshUntil(e)}
-}
-
 // freshResult returns a Result for e if it is fresh at now, else nil.
 func (c *Cache) freshResult(e *Entry, src Source, now time.Time) *Result {
 	if e == nil || !now.Before(c.freshUntil(e)) {
@@ -343,8 +318,8 @@ func (c *Cache) Delete(key Key) error {
 // read returns the entry stored for key under base, or nil when there is none or the file is
 // unusable: not a regular file, unreadable, not an entry of this format version, or an entry
 // for another key. Such a file is overwritten by the next fetch.
-func (c *Cache) read(key Key, base string) (*Entry, [32]byte) {
-	k, e, sum, err := readEntry(base + ".json")
+func (c *Cache) read(key Key, base string) *Entry {
+	k, e, err := readEntry(base + ".json")
 	if err == nil && k != key.enc {
 		err = fmt.Errorf("%s.json: holds another key", base)
 	}
@@ -352,18 +327,18 @@ func (c *Cache) read(key Key, base string) (*Entry, [32]byte) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			c.log.Debug("cache: ignoring cache file", "key", key, "err", err)
 		}
-		return nil, sum
+		return nil
 	}
-	return e, sum
+	return e
 }
 
-// write stores e for key under base and returns the SHA-256 of the file's bytes.
-func (c *Cache) write(key Key, base string, e *Entry) ([32]byte, error) {
+// write stores e for key under base.
+func (c *Cache) write(key Key, base string, e *Entry) error {
 	data, err := encodeEntry(key.enc, e)
 	if err != nil {
-		return [32]byte{}, err
+		return err
 	}
-	return sha256.Sum256(data), writeFile(base+".json", data)
+	return writeFile(base+".json", data)
 }
 
 // lock takes the lock of the entry at base, polling until ctx is done, and returns its unlock.
@@ -414,7 +389,7 @@ func (c *Cache) prune() {
 			l.Unlock()
 			continue
 		}
-		k, e, _, err := readEntry(base + ".json")
+		k, e, err := readEntry(base + ".json")
 		drop := err != nil || !now.Before(e.ExpiresAt) || (Key{k}).hash() != h
 		for _, n := range names {
 			if strings.HasPrefix(n, h+".json"+tmpInfix) || drop && n == h+".json" {

@@ -56,9 +56,4 @@
 // name is the hash of is ignored (logged at debug level) and overwritten by the next fetch.
 // Linux is the target: outside unix these checks are skipped and the disk layer is best
 // effort.
-//
-// A Result read from or written to the directory carries a Stamp: the entry's file name, the
-// SHA-256 of its bytes and its fresh time, so that an answer derived from the entry and kept
-// elsewhere (providers/replay keeps them in the answers subdirectory, which this package
-// leaves alone) can later check that the entry is still the same and still fresh.
 package cache

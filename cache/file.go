@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,41 +50,37 @@ func decodeEntry(data []byte) (string, *Entry, error) {
 }
 
 // readEntry decodes the cache file name, which must be a regular file: a symlink is not
-// followed and a FIFO does not block. sum is the SHA-256 of the file's bytes.
-func readEntry(name string) (key string, e *Entry, sum [32]byte, err error) {
+// followed and a FIFO does not block.
+func readEntry(name string) (key string, e *Entry, err error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|noFollow, 0)
 	if err != nil {
-		return "", nil, sum, err
+		return "", nil, err
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err != nil {
-		return "", nil, sum, err
+		return "", nil, err
 	} else if !fi.Mode().IsRegular() {
-		return "", nil, sum, fmt.Errorf("%s: not a regular file", name)
+		return "", nil, fmt.Errorf("%s: not a regular file", name)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return "", nil, sum, err
+		return "", nil, err
 	}
 	if len(data) > maxFileSize {
-		return "", nil, sum, fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
+		return "", nil, fmt.Errorf("%s: larger than %d bytes", name, maxFileSize)
 	}
 	key, e, err = decodeEntry(data)
 	if err != nil {
-		return "", nil, sum, fmt.Errorf("%s: %w", name, err)
+		return "", nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return key, e, sha256.Sum256(data), nil
+	return key, e, nil
 }
 
-// writeFile atomically replaces name with data, durably (see WriteFile).
-func writeFile(name string, data []byte) error { return WriteFile(name, data, true) }
-
-// WriteFile atomically replaces name with data: a temporary file in the same directory
-// (name.tmp-*), created exclusively with mode 0600, is written and renamed over name, so a
-// reader sees the old file or the new one. durable syncs the file before the rename and the
-// directory after it. A writer that dies leaves at most a temporary file, which prune removes
-// from a cache directory.
-func WriteFile(name string, data []byte, durable bool) (err error) {
+// writeFile atomically and durably replaces name with data: a temporary file in the same
+// directory (name.tmp-*), created exclusively with mode 0600, is written, synced and renamed
+// over name, and the directory synced, so a reader sees the old file or the new one. A writer
+// that dies leaves at most a temporary file, which prune removes.
+func writeFile(name string, data []byte) (err error) {
 	dir := filepath.Dir(name)
 	f, err := os.CreateTemp(dir, filepath.Base(name)+tmpInfix+"*")
 	if err != nil {
@@ -97,7 +92,7 @@ func WriteFile(name string, data []byte, durable bool) (err error) {
 		}
 	}()
 	_, err = f.Write(data)
-	if err == nil && durable {
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -106,7 +101,7 @@ func WriteFile(name string, data []byte, durable bool) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), name); err != nil || !durable {
+	if err := os.Rename(f.Name(), name); err != nil {
 		return err
 	}
 	return syncDir(dir)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 type badFileTest struct {
@@ -86,7 +85,7 @@ func TestGetOrFetchBadCacheFile(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GetOrFetch(%v) error: %v", key, err)
 			}
-			if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Result{}, "Stamp")); diff != "" {
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("GetOrFetch(%v) mismatch (-want +got):\n%s", key, diff)
 			}
 			level := slog.LevelDebug

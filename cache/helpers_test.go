@@ -164,7 +164,7 @@ func exists(t testing.TB, name string) bool {
 // readBack decodes the cache file of key in dir.
 func readBack(t testing.TB, dir string, key Key) *Entry {
 	t.Helper()
-	k, e, _, err := readEntry(fileOf(dir, key))
+	k, e, err := readEntry(fileOf(dir, key))
 	if err != nil {
 		t.Fatalf("readEntry(%v) error: %v", key, err)
 	}

@@ -536,17 +536,16 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 	if err := os.MkdirAll(imageBin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// As in the release archive: each front (ecr-credential-provider) with its full plugin,
-	// <name>-full, which it runs from its own directory.
+	// As in the release archive: every command of ./cmd but the installer, one file each.
 	var imageBinaries []string
-	for _, name := range []string{"dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider", "pullkeys"} {
-		imageBinaries = append(imageBinaries, name)
-		if _, err := os.Stat(filepath.Join(repoRoot, "cmd", name+"-full")); err == nil {
-			imageBinaries = append(imageBinaries, name+"-full")
-		}
+	cmds, err := os.ReadDir(filepath.Join(repoRoot, "cmd"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !slices.Contains(imageBinaries, "ecr-credential-provider-full") {
-		t.Fatalf("no ./cmd/ecr-credential-provider-full in %s: %q", repoRoot, imageBinaries)
+	for _, c := range cmds {
+		if c.IsDir() && c.Name() != "pullkeys-installer" {
+			imageBinaries = append(imageBinaries, c.Name())
+		}
 	}
 	for _, name := range imageBinaries {
 		if err := os.WriteFile(filepath.Join(imageBin, name), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
@@ -615,7 +614,7 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 		t.Errorf("pullkeys validate --config %s --bin-dir %s: %s", flags["--image-credential-provider-config"], flags["--image-credential-provider-bin-dir"], p)
 	}
 	modes := map[string]fs.FileMode{configPath: 0o644}
-	for _, name := range imageBinaries { // a front without its full plugin fails every pull
+	for _, name := range imageBinaries {
 		modes[filepath.Join(binDir, name)] = 0o755
 	}
 	for path, want := range modes {

@@ -2,7 +2,6 @@ package dockercfg
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"syscall"
 
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // MaxFileBytes is the largest docker config file read. Real ones are a few KiB.
@@ -65,7 +63,6 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.file = replay.File{Path: path, Digest: sha256.Sum256(data), Mode: info.Mode().Perm()}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
 		cfg.Warnings = append([]Warning{{Problem: fmt.Sprintf("file mode %04o lets group or others read it; want 0600", perm)}}, cfg.Warnings...)
 	}
@@ -77,68 +74,54 @@ func LoadFile(path string) (*Config, error) {
 // .dockercfg (a mounted kubernetes.io/dockercfg secret) are read, in that order, whichever
 // exist. A directory with none of them is an error wrapping ErrNoConfig.
 func LoadPath(path string) ([]*Config, error) {
-	configs, _, err := loadPath(path)
-	return configs, err
-}
-
-// loadPath is LoadPath that also returns the files it found absent.
-func loadPath(path string) (configs []*Config, absent []string, err error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
+		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
 	}
 	if !info.IsDir() {
 		cfg, err := LoadFile(path)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return []*Config{cfg}, nil, nil
+		return []*Config{cfg}, nil
 	}
+	var configs []*Config
 	for _, name := range dirFiles {
-		file := filepath.Join(path, name)
-		cfg, err := LoadFile(file)
+		cfg, err := LoadFile(filepath.Join(path, name))
 		if errors.Is(err, fs.ErrNotExist) {
-			absent = append(absent, file)
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		configs = append(configs, cfg)
 	}
 	if len(configs) == 0 {
-		return nil, nil, fmt.Errorf("read %s: %w: the directory holds none of %v", path, ErrNoConfig, dirFiles)
+		return nil, fmt.Errorf("read %s: %w: the directory holds none of %v", path, ErrNoConfig, dirFiles)
 	}
-	return configs, absent, nil
+	return configs, nil
 }
 
 // Search finds the first docker config in the kubelet's search order (see SearchPaths) that
 // can be read and parsed. Files that do not exist are passed over silently, files that cannot
 // be read or parsed with a warning on log. It returns nil when there is none.
 func Search(ctx context.Context, paths []string, log *slog.Logger) *Config {
-	cfg, _ := search(ctx, paths, log)
-	return cfg
-}
-
-// search is Search that also returns the files it found absent.
-func search(ctx context.Context, paths []string, log *slog.Logger) (cfg *Config, absent []string) {
 	log = providers.OrDiscard(log)
 	for _, path := range paths {
 		cfg, err := LoadFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			log.Log(ctx, providers.V(4), "no docker config here", "file", path)
-			absent = append(absent, path)
 			continue
 		case err != nil:
 			log.Warn("docker config skipped", "file", path, "problem", err.Error())
 			continue
 		}
 		log.Log(ctx, providers.V(2), "docker config found by search", "file", path, "format", cfg.Format.String())
-		return cfg, absent
+		return cfg
 	}
 	log.Warn("no docker config found", "searched", paths)
-	return nil, absent
+	return nil
 }
 
 // SearchPaths returns the kubelet's search order for docker config files: config.json in the

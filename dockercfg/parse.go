@@ -18,7 +18,6 @@ import (
 	"github.com/docker/cli/cli/config/types"
 
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Sentinel errors, for errors.Is.
@@ -63,10 +62,6 @@ type Config struct {
 	Entries []Entry
 	// Warnings say what was skipped and why. They name keys and fields, never values.
 	Warnings []Warning
-
-	// file is the file the document was read from, as it was read (LoadFile); its Path is
-	// empty for documents from elsewhere.
-	file replay.File
 }
 
 // Entry is the credential a docker config offers for one key: either static (Helper is

@@ -8,12 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Defaults of Options and of the flags.
@@ -52,12 +49,6 @@ type Options struct {
 	Helper Helper
 	// Logger receives diagnostics, never secrets; nil discards them.
 	Logger *slog.Logger
-	// AnswersDir is the cache directory (--cache-dir) where an answer built from files alone
-	// is saved for the dockercfg-credential-provider front to replay (providers/replay). ""
-	// (--no-disk-cache) saves nothing.
-	AnswersDir string
-
-	noDiskCache bool // --no-disk-cache: AnswersDir is ignored
 }
 
 // AddFlags registers the provider's flags on fs, with their defaults.
@@ -72,9 +63,6 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"kill a docker-credential-<name> helper (credsStore, credHelpers) that has not answered after this long")
 	fs.StringVar(&o.IdentityTokenUsername, "identity-token-username", DefaultIdentityTokenUsername,
 		"user name sent with an identity token when its entry has none (ACR: 00000000-0000-0000-0000-000000000000)")
-	fs.StringVar(&o.AnswersDir, "cache-dir", cache.DefaultDir(),
-		`directory shared with the front binary, where answers read from files alone are kept for it to replay while the files are unchanged; "" for none`)
-	fs.BoolVar(&o.noDiskCache, "no-disk-cache", false, "keep no answers for the front binary to replay")
 }
 
 // pathList is a repeatable string flag.
@@ -107,9 +95,6 @@ func New(opts Options) (*Provider, error) {
 	if opts.HelperTimeout < 0 {
 		return nil, fmt.Errorf("--helper-timeout must not be negative, got %s", opts.HelperTimeout)
 	}
-	if opts.noDiskCache {
-		opts.AnswersDir = ""
-	}
 	if strings.Contains(opts.IdentityTokenUsername, ":") {
 		return nil, errors.New("--identity-token-username must not contain a colon")
 	}
@@ -130,33 +115,17 @@ func New(opts Options) (*Provider, error) {
 
 // Provide implements providers.Provider.
 func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*providers.Response, error) {
-	configs, absent, err := p.load(ctx)
+	configs, err := p.Load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var helperRuns atomic.Int32
 	auth, err := Resolve(ctx, req.Image, configs, ResolveOptions{
-		Helper: HelperFunc(func(ctx context.Context, name, serverURL string) (string, string, error) {
-			helperRuns.Add(1)
-			return p.helper.Get(ctx, name, serverURL)
-		}),
+		Helper:                p.helper,
 		IdentityTokenUsername: p.opts.IdentityTokenUsername,
 		Logger:                p.log,
 	})
 	if err != nil {
 		return nil, err
-	}
-	if helperRuns.Load() == 0 {
-		// The answer is a function of the request, the flags and environment, the files read
-		// and the files found absent: record them for replay.
-		files := make([]replay.File, 0, len(configs)+len(absent))
-		for _, path := range absent {
-			files = append(files, replay.File{Path: path, Absent: true})
-		}
-		for _, cfg := range configs {
-			files = append(files, cfg.file)
-		}
-		replay.RecordFiles(ctx, p.opts.AnswersDir, files)
 	}
 	return &providers.Response{
 		CacheKeyType:  CacheKeyType(req.Image, configs),
@@ -168,27 +137,17 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 // Load reads the configured docker configs (the --config paths, or the first found by
 // search), in order of precedence, and logs their warnings.
 func (p *Provider) Load(ctx context.Context) ([]*Config, error) {
-	configs, _, err := p.load(ctx)
-	return configs, err
-}
-
-// load is Load that also returns the files found absent on the way.
-func (p *Provider) load(ctx context.Context) (configs []*Config, absent []string, err error) {
+	var configs []*Config
 	if len(p.opts.Configs) > 0 {
 		for _, path := range p.opts.Configs {
-			cs, missing, err := loadPath(path)
+			cs, err := LoadPath(path)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			configs = append(configs, cs...)
-			absent = append(absent, missing...)
 		}
-	} else {
-		cfg, missing := search(ctx, p.SearchPaths(), p.log)
-		if cfg != nil {
-			configs = append(configs, cfg)
-		}
-		absent = missing
+	} else if cfg := Search(ctx, p.SearchPaths(), p.log); cfg != nil {
+		configs = append(configs, cfg)
 	}
 	for _, cfg := range configs {
 		p.log.Log(ctx, providers.V(2), "docker config read", "file", cfg.Origin, "format", cfg.Format.String(), "entries", len(cfg.Entries))
@@ -200,7 +159,7 @@ func (p *Provider) load(ctx context.Context) (configs []*Config, absent []string
 			p.log.Warn("docker config: "+w.Problem, attrs...)
 		}
 	}
-	return configs, absent, nil
+	return configs, nil
 }
 
 // SearchPaths returns the files searched when no --config is given.
@@ -235,6 +194,11 @@ func plugin(base Options) providers.Plugin {
 		Name:  Name,
 		Usage: Usage,
 		Flags: opts.AddFlags,
+		// pullkeys releases that shipped two files per plugin kept answers in a cache directory.
+		Ignored: []providers.IgnoredFlag{
+			{Name: "cache-dir", Why: "dockercfg-credential-provider keeps no cache of its own (an earlier pullkeys kept answers there)"},
+			{Name: "no-disk-cache", Bool: true, Why: "dockercfg-credential-provider keeps no cache of its own"},
+		},
 		New: func(_ context.Context, log *slog.Logger) (providers.Provider, error) {
 			o := opts
 			o.Logger = log

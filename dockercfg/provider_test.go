@@ -18,12 +18,10 @@ func request(apiVersion, image string) string {
 	return `{"apiVersion":"` + apiVersion + `","kind":"CredentialProviderRequest","image":"` + image + `"}`
 }
 
-// execute runs the binary's code as the kubelet would, with the search directories of base
-// and a temporary directory for the answers it saves for replay.
+// execute runs the binary's code as the kubelet would, with the search directories of base.
 func execute(t *testing.T, base Options, args []string, stdin string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	args = append([]string{"--cache-dir=" + t.TempDir()}, args...)
 	code = providers.Execute(context.Background(), plugin(base), args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }

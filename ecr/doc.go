@@ -53,9 +53,7 @@
 // share one entry). No SDK configuration is loaded, and no file or network touched, when the
 // cache answers. A token is fresh for half its life as ECR reports it (expiresAt: 12 hours
 // after issue, by ECR's documentation); the response's cacheDuration is the fresh time left,
-// and 0 when the cache serves a stale token because a refresh failed. Answers from a fresh
-// token on disk are recorded for replay (providers/replay): the ecr-credential-provider front
-// replays them without starting this package's binary.
+// and 0 when the cache serves a stale token because a refresh failed.
 //
 // # Failures
 //

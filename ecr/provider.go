@@ -17,7 +17,6 @@ import (
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Defaults of the zero Options fields.
@@ -144,8 +143,6 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 	}
 	log.Log(ctx, providers.V(2), "ecr: token", "host", host, "source", res.Source, "role", id.roleARN,
 		"freshFor", res.FreshFor.Round(time.Second), "expiresAt", res.Entry.ExpiresAt)
-	// The answer is a function of the request, the flags and environment, and this entry.
-	replay.Record(ctx, res, time.Second)
 	return &providers.Response{
 		CacheKeyType:  providers.CacheKeyRegistry,
 		CacheDuration: providers.CacheFor(res.FreshFor.Truncate(time.Second)), // whole seconds: readable, never past the fresh time

@@ -66,10 +66,7 @@
 // Global: an access token is good for every Google registry, so the kubelet reuses one answer
 // for all the images its matchImages match, and an image on a host that no pattern matches
 // still gets nothing from it. The kubelet adds the service account to the key of answers to
-// token requests, so one account's answer never serves another. Node token answers from a
-// fresh token on disk are recorded for replay (providers/replay): the gcr-credential-provider
-// front replays them without starting this package's binary. Docker config answers are not
-// (they are parsed, matched and sometimes warned about afresh), nor are workload identity ones.
+// token requests, so one account's answer never serves another.
 //
 // Docker config answers are what dockercfg.Resolve and dockercfg.CacheKeyType make of the
 // document for the image, as in the dockercfg provider: the matching entries only, cached per

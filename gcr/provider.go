@@ -15,7 +15,6 @@ import (
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Username is the registry username that goes with an OAuth2 access token.
@@ -184,8 +183,6 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 			return nil, err
 		}
 		log.Log(ctx, providers.V(2), "gcr: node token", "account", p.account, "source", r.Source, "freshFor", r.FreshFor)
-		// The answer is a function of the request, the flags and environment, and this entry.
-		replay.Record(ctx, r, time.Second)
 		return p.tokenResponse(r)
 	}
 }

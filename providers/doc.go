@@ -38,10 +38,7 @@
 // The kubelet starts a plugin process for every pull it cannot answer from its own cache, so
 // what a process does before it reads the request is paid on every such pull. The scheme and
 // codecs are built on first use, and nothing here compiles regular expressions or builds
-// tables at package initialisation. Still, the k8s.io/kubelet API types (and what
-// k8s.io/apimachinery brings with them) cost a binary that links them about as much again as
-// the least a Go plugin can do. So the cached providers ship a small front that does not link
-// this package: it replays the answer [Execute] saved for the same invocation while its cache
-// entry is fresh, and runs the full plugin otherwise (package replay; hack/bench and
-// docs/benchmarks.md measure both).
+// tables at package initialisation. Each plugin is one binary: what keeps it fast in steady
+// state is the shared token cache (package cache), which answers without a cloud call while
+// the token is fresh; hack/bench and docs/benchmarks.md measure it.
 package providers

@@ -11,11 +11,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"syscall"
-	"time"
 
-	"github.com/pullkeys/pullkeys/providers/replay"
+	"github.com/pullkeys/pullkeys/internal/cmdline"
 )
 
 // Build information, stamped by the release build with
@@ -52,9 +50,25 @@ type Plugin struct {
 	// Flags registers the provider's own flags. The kubelet passes them through the args of
 	// the provider's entry in the CredentialProviderConfig. May be nil.
 	Flags func(fs *flag.FlagSet)
+	// Args takes the positional arguments, which a peer's kubelet config may pass (GKE's
+	// `get-credentials`, the Azure plugin's cloud config path); it returns an error for those it
+	// refuses. Nil refuses every positional argument: the request is read from stdin.
+	Args func(args []string) error
+	// Ignored are flags accepted only so that an existing kubelet config entry (a peer's, or an
+	// earlier pullkeys') keeps working where they mean nothing here: each one given earns a
+	// one-line warning on stderr, never a failure.
+	Ignored []IgnoredFlag
 	// New builds the provider once flags are parsed. It should do no I/O that a cached answer
 	// could make unnecessary: every pull waits on the plugin's start-up.
 	New func(ctx context.Context, log *slog.Logger) (Provider, error)
+}
+
+// IgnoredFlag is a flag a plugin accepts and ignores, with the reason it means nothing here.
+type IgnoredFlag struct {
+	Name string
+	// Bool is set for a flag that takes no value (--flag, --flag=true).
+	Bool bool
+	Why  string
 }
 
 // Main runs the plugin as a kubelet exec plugin and exits.
@@ -63,42 +77,60 @@ func Main(p Plugin) {
 }
 
 // Execute is Main without the exit, for tests: it returns the exit status. Every binary
-// shares its flags: --help, --version, -v (verbosity, logs on stderr) and --timeout.
-// Failures print one line, "<name>: <reason>", on stderr and nothing on stdout.
+// shares its flags: --help, --version, -v (verbosity, logs on stderr) and --timeout, parsed
+// by the one front-end of every pullkeys binary (internal/cmdline), flags and positional
+// arguments in any order. Failures print one line, "<name>: <reason>", on stderr and nothing
+// on stdout.
 func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(p.Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := cmdline.NewFlagSet(p.Name)
 	verbosity := fs.Int("v", 0, "log verbosity on stderr (0: warnings and errors only; 4: protocol details; secrets are never logged)")
 	timeout := fs.Duration("timeout", DefaultTimeout, "give up and fail after this long (the kubelet kills a plugin after 1m)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if p.Flags != nil {
 		p.Flags(fs)
 	}
+	var ignored []IgnoredFlag
+	for _, f := range p.Ignored {
+		note := func(string) error { ignored = append(ignored, f); return nil }
+		usage := "ignored: " + f.Why
+		if f.Bool {
+			fs.BoolFunc(f.Name, usage, note)
+		} else {
+			fs.Func(f.Name, usage, note)
+		}
+	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "%s: %s\n", p.Name, OneLine(err.Error()))
+		cmdline.Fail(stderr, p.Name, err)
 		return 1
 	}
-	if err := fs.Parse(args); err != nil {
+	positional, err := cmdline.Parse(fs, args, stdout, func(w io.Writer) { usage(w, p, fs) })
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout, p, fs)
 			return 0
 		}
-		return fail(fmt.Errorf("%w (see --help)", err))
+		return fail(err)
 	}
 	if *showVersion {
 		ver, rev := Version()
 		fmt.Fprintf(stdout, "%s %s (commit %s)\n", p.Name, ver, rev)
 		return 0
 	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected argument %q: the request is read from stdin (see --help)", fs.Arg(0)))
+	if len(positional) > 0 {
+		if p.Args == nil {
+			return fail(fmt.Errorf("unexpected argument %q: the request is read from stdin (see --help)", positional[0]))
+		}
+		if err := p.Args(positional); err != nil {
+			return fail(err)
+		}
 	}
 	if *timeout <= 0 {
 		return fail(fmt.Errorf("--timeout must be positive, got %s", *timeout))
 	}
 
-	logOut := &countingWriter{w: stderr}
-	log := NewLogger(logOut, *verbosity)
+	log := NewLogger(stderr, *verbosity)
+	for _, f := range ignored {
+		log.Warn("flag --"+f.Name+" ignored: "+f.Why, "flag", f.Name)
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	ctx, cancel := context.WithTimeout(WithLogger(ctx, log), *timeout)
@@ -108,30 +140,11 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 	if err != nil {
 		return fail(err)
 	}
-	data, err := readRequest(stdin)
-	if err != nil {
-		return fail(err)
-	}
-	ctx = replay.WithRecorder(ctx)
-	a, err := answer(ctx, data, stdout, prov)
-	if err != nil {
+	if err := Run(ctx, stdin, stdout, prov); err != nil {
 		if errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("terminated by signal: %w", err)
 		}
 		return fail(err)
-	}
-	// Keep the answer for the front binary to replay (providers/replay), unless it was asked
-	// for logs or wrote any (a warning), which a replay would not repeat, or the request
-	// carries a service account token, which is new on every request.
-	if *verbosity == 0 && logOut.n.Load() == 0 && a.req.ServiceAccountToken == "" &&
-		len(a.req.ServiceAccountAnnotations) == 0 {
-		d := time.Duration(-1)
-		if a.resp.CacheDuration != nil {
-			d = a.resp.CacheDuration.Duration
-		}
-		if err := replay.Save(ctx, args, data, a.out, d); err != nil {
-			log.Log(ctx, V(1), "answer not saved for replay", "err", err)
-		}
 	}
 	return 0
 }
@@ -145,24 +158,8 @@ func usage(w io.Writer, p Plugin, fs *flag.FlagSet) {
 		"(credentialprovider.kubelet.k8s.io v1, v1beta1 or v1alpha1) on stdin and writes the\n"+
 		"CredentialProviderResponse on stdout. Try:\n\n"+
 		"  echo '{\"apiVersion\":\"credentialprovider.kubelet.k8s.io/v1\",\"kind\":\"CredentialProviderRequest\",\"image\":\"example.io/app\"}' | %s\n\nFlags:\n", p.Name)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n atomic.Int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.n.Add(int64(len(p)))
-	return c.w.Write(p)
+	cmdline.PrintDefaults(w, fs)
 }
 
 // OneLine folds a message onto one line, for the kubelet's log.
-func OneLine(s string) string {
-	s = strings.TrimSpace(s)
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
-}
+func OneLine(s string) string { return cmdline.OneLine(s) }

@@ -28,8 +28,7 @@ func Run(ctx context.Context, stdin io.Reader, stdout io.Writer, p Provider) err
 	if err != nil {
 		return err
 	}
-	_, err = answer(ctx, data, stdout, p)
-	return err
+	return answer(ctx, data, stdout, p)
 }
 
 // readRequest reads a request of at most MaxRequestBytes.
@@ -44,30 +43,22 @@ func readRequest(stdin io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-// answered is what answer wrote, for replay.Save.
-type answered struct {
-	req *Request
-	// resp is the provider's response, out its encoding as written.
-	resp *Response
-	out  []byte
-}
-
 // answer is Run past reading the request.
-func answer(ctx context.Context, data []byte, stdout io.Writer, p Provider) (*answered, error) {
+func answer(ctx context.Context, data []byte, stdout io.Writer, p Provider) error {
 	log := Logger(ctx)
 	req, apiVersion, warnings, err := DecodeRequest(data)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, w := range warnings {
 		log.Log(ctx, V(4), "request field ignored", "apiVersion", apiVersion, "problem", w)
 	}
 	if strings.TrimSpace(req.Image) == "" {
-		return nil, fmt.Errorf("decode request: %w", ErrEmptyImage)
+		return fmt.Errorf("decode request: %w", ErrEmptyImage)
 	}
 	image, err := keyring.NormalizeImage(req.Image)
 	if err != nil {
-		return nil, fmt.Errorf("decode request: %w", err)
+		return fmt.Errorf("decode request: %w", err)
 	}
 	if image != req.Image {
 		log.Log(ctx, V(2), "image normalised as the kubelet does", "image", req.Image, "normalised", image)
@@ -89,13 +80,13 @@ func answer(ctx context.Context, data []byte, stdout io.Writer, p Provider) (*an
 	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("no answer within the deadline (%s): %w", time.Since(start).Round(time.Millisecond), err)
+			return fmt.Errorf("no answer within the deadline (%s): %w", time.Since(start).Round(time.Millisecond), err)
 		}
-		return nil, err
+		return err
 	}
 	out, err := EncodeResponse(resp, apiVersion)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	duration := "default"
 	if resp.CacheDuration != nil {
@@ -104,9 +95,9 @@ func answer(ctx context.Context, data []byte, stdout io.Writer, p Provider) (*an
 	log.Log(ctx, V(3), "response", "cacheKeyType", resp.CacheKeyType, "cacheDuration", duration,
 		"keys", authKeys(resp), "elapsed", time.Since(start).Round(time.Microsecond))
 	if _, err := stdout.Write(out); err != nil {
-		return nil, fmt.Errorf("write response: %w", err)
+		return fmt.Errorf("write response: %w", err)
 	}
-	return &answered{req: req, resp: resp, out: out}, nil
+	return nil
 }
 
 // authKeys lists the patterns of a response (never the credentials) for logs.

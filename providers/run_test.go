@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -318,10 +316,56 @@ func TestNegativeCacheDuration(t *testing.T) {
 	}
 }
 
-// TestFrontReadsWhatRunReads: the front hands the full plugin one byte more than Run accepts,
-// so that an oversized request fails there as it would without the front.
-func TestFrontReadsWhatRunReads(t *testing.T) {
-	if replay.MaxRequestBytes != MaxRequestBytes {
-		t.Errorf("replay.MaxRequestBytes = %d, MaxRequestBytes = %d; want equal", replay.MaxRequestBytes, MaxRequestBytes)
+// TestExecutePeerCommandLines: a plugin that takes positional arguments (a peer's subcommand)
+// and ignores a peer's flags answers with flags and arguments in any order, warns once per
+// ignored flag, and refuses what its Args refuses.
+func TestExecutePeerCommandLines(t *testing.T) {
+	var gotArgs []string
+	plugin := testPlugin(&testProvider{})
+	plugin.Args = func(args []string) error {
+		gotArgs = args
+		if args[0] != "get-credentials" {
+			return fmt.Errorf("unknown command %q", args[0])
+		}
+		return nil
+	}
+	plugin.Ignored = []IgnoredFlag{{Name: "peer-flag", Why: "it means nothing here"}, {Name: "peer-bool", Bool: true, Why: "neither does this"}}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantArgs   []string
+		wantStderr []string // each a line of stderr, in order
+	}{
+		{name: "subcommand then a flag", args: []string{"get-credentials", "--v=0"}, wantArgs: []string{"get-credentials"}},
+		{name: "flag then subcommand", args: []string{"--timeout=5s", "get-credentials"}, wantArgs: []string{"get-credentials"}},
+		{name: "ignored flags warn", args: []string{"get-credentials", "--peer-flag=x", "--peer-bool"}, wantArgs: []string{"get-credentials"},
+			wantStderr: []string{`level=WARN msg="flag --peer-flag ignored: it means nothing here" flag=peer-flag`, `level=WARN msg="flag --peer-bool ignored: neither does this" flag=peer-bool`}},
+		{name: "after --, a flag is an argument", args: []string{"get-credentials", "--", "--v=3"}, wantArgs: []string{"get-credentials", "--v=3"}},
+		{name: "refused argument", args: []string{"list"}, wantCode: 1, wantArgs: []string{"list"},
+			wantStderr: []string{`test-credential-provider: unknown command "list"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotArgs = nil
+			var out, errOut bytes.Buffer
+			code := Execute(context.Background(), plugin, tt.args, strings.NewReader(request(APIVersionV1, "r.io/a", "")), &out, &errOut)
+			if code != tt.wantCode {
+				t.Fatalf("Execute(%q) = %d, want %d; stderr %q", tt.args, code, tt.wantCode, errOut.String())
+			}
+			if diff := cmp.Diff(tt.wantArgs, gotArgs); diff != "" {
+				t.Errorf("Execute(%q) positional arguments (-want +got):\n%s", tt.args, diff)
+			}
+			var lines []string
+			if s := strings.TrimSpace(errOut.String()); s != "" {
+				lines = strings.Split(s, "\n")
+			}
+			if diff := cmp.Diff(tt.wantStderr, lines); diff != "" {
+				t.Errorf("Execute(%q) stderr (-want +got):\n%s", tt.args, diff)
+			}
+			if (code == 0) != (out.Len() > 0) {
+				t.Errorf("Execute(%q) = %d with stdout %q", tt.args, code, out.String())
+			}
+		})
 	}
 }

@@ -14,10 +14,10 @@
 //     secret must parse as a docker config. The kubelet refuses to start with a bad config or a
 //     missing binary, and a broken kubelet cannot run the pod that would fix it, so a mistake
 //     here must never reach the node.
-//  2. It installs the binaries into the bin dir, mode 0755. Each plugin is a front and a full
-//     plugin (<name>-full, which the front runs from its own directory; see providers/replay):
-//     the full plugin is installed whenever its front is, and first, so that a front never
-//     runs without it.
+//  2. It installs the binaries into the bin dir, mode 0755, one file per plugin. What releases
+//     that shipped two files per plugin left behind is removed and reported: a <name>-full
+//     beside an installed binary, and the answers directory in the plugins' cache directory
+//     (Options.CacheDir, when given).
 //  3. It checks the configs again against the bin dir as it now is, exactly as the kubelet does
 //     at start-up (exec.LookPath of <bin-dir>/<name>).
 //  4. It installs the configs into the config dir (mode 0644 by default) under their base

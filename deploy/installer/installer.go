@@ -18,7 +18,6 @@ import (
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/plugin"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Modes of the installed files.
@@ -39,13 +38,14 @@ type Options struct {
 	// From is the directory holding the binaries, in the image /pullkeys/bin.
 	From string
 	// Binaries names the files of From to install. Empty means every regular file in From with
-	// an execute bit whose name does not start with '.'. The full plugin of a front
-	// (<name>-full, see providers/replay) is installed with it whenever From holds one, and
-	// before it.
+	// an execute bit whose name does not start with '.'.
 	Binaries []string
 	// BinDir is the kubelet's --image-credential-provider-bin-dir, as seen by the installer.
 	// Required.
 	BinDir string
+	// CacheDir is the plugins' cache directory as seen by the installer, optional: the answers
+	// subdirectory an earlier pullkeys kept there is removed.
+	CacheDir string
 
 	// Configs are CredentialProviderConfig files, installed into ConfigDir under their base
 	// names. They are validated together, as the kubelet validates the files of a config
@@ -163,6 +163,15 @@ func Install(ctx context.Context, opts Options) ([]File, error) {
 		}
 	}
 
+	for _, path := range opts.leftovers(bins) {
+		if err := os.RemoveAll(path); err != nil {
+			return done, fmt.Errorf("remove %s, left by an earlier pullkeys: %w", path, err)
+		}
+		if err := step(File{Path: path, Action: Removed}, nil); err != nil {
+			return done, err
+		}
+	}
+
 	// 3. The kubelet's start-up check against the bin dir as it now is.
 	if len(configs) > 0 {
 		if probs := plugin.CheckBinaries(cfg, opts.BinDir).Errors(); len(probs) > 0 {
@@ -255,7 +264,7 @@ func (o *Options) binaries() ([]string, error) {
 				return nil, fmt.Errorf("binary %s: %s is not a regular file", b, filepath.Join(o.From, b))
 			}
 		}
-		return o.withFullPlugins(o.Binaries), nil
+		return o.Binaries, nil
 	}
 	entries, err := os.ReadDir(o.From)
 	if err != nil {
@@ -275,29 +284,30 @@ func (o *Options) binaries() ([]string, error) {
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no executable file", ErrNoBinaries, o.From)
 	}
-	return o.withFullPlugins(names), nil
+	return names, nil
 }
 
-// withFullPlugins returns names with the full plugin of each front among them: <name>-full
-// (<name>-full.exe for <name>.exe), which the front runs from its own directory
-// (providers/replay), added when From holds it and placed before its front. So a front is
-// never installed without it, and a front that replaces an older binary finds its full plugin
-// already there.
-func (o *Options) withFullPlugins(names []string) []string {
-	out := make([]string, 0, len(names))
-	for _, name := range names {
-		if slices.Contains(out, name) {
+// leftovers lists what pullkeys releases that shipped two files per plugin left beside the
+// binaries being installed (<name>-full, <name>-full.exe for <name>.exe) and in the plugins'
+// cache directory (answers/, copies of answers kept for the front binaries), for removal.
+func (o *Options) leftovers(bins []string) []string {
+	var paths []string
+	for _, name := range bins {
+		ext := filepath.Ext(name)
+		full := strings.TrimSuffix(name, ext) + "-full" + ext
+		if slices.Contains(bins, full) {
 			continue
 		}
-		full := filepath.Base(replay.FullPath(name, strings.TrimSuffix(name, filepath.Ext(name))))
-		if !slices.Contains(out, full) {
-			if info, err := os.Stat(filepath.Join(o.From, full)); err == nil && info.Mode().IsRegular() {
-				out = append(out, full)
-			}
+		if info, err := os.Lstat(filepath.Join(o.BinDir, full)); err == nil && !info.IsDir() {
+			paths = append(paths, filepath.Join(o.BinDir, full))
 		}
-		out = append(out, name)
 	}
-	return out
+	if o.CacheDir != "" {
+		if info, err := os.Lstat(filepath.Join(o.CacheDir, "answers")); err == nil && info.IsDir() {
+			paths = append(paths, filepath.Join(o.CacheDir, "answers"))
+		}
+	}
+	return paths
 }
 
 type configFile struct {

@@ -484,42 +484,64 @@ func TestInstallSelectedBinaries(t *testing.T) {
 	}
 }
 
-// TestInstallFullPluginsWithTheirFronts: a front runs <name>-full from its own directory, so
-// the installer installs the full plugin with its front, even when only the front is asked
-// for, and before it, so that a kubelet exec'ing the new front mid-install finds it.
-func TestInstallFullPluginsWithTheirFronts(t *testing.T) {
+// TestInstallRemovesTwoFileLeftovers: releases that shipped each plugin as a front and a
+// <name>-full left the -full files in the bin dir and saved answers in the cache directory's
+// answers/; installing one file per plugin removes them and reports each removal, and leaves
+// everything else alone.
+func TestInstallRemovesTwoFileLeftovers(t *testing.T) {
 	tests := []struct {
-		name     string
-		binaries []string
-		want     []string
+		name        string
+		binDir      []string // files in the bin dir before the install
+		cacheDir    bool     // give the installer the cache directory
+		wantRemoved []string // relative to the layout's root, in order
+		wantKept    []string
 	}{
-		{name: "every binary", want: []string{"dockercfg-credential-provider", "ecr-credential-provider-full", "ecr-credential-provider", "gcr-credential-provider-full.exe", "gcr-credential-provider.exe"}},
-		{name: "the front only", binaries: []string{"ecr-credential-provider"}, want: []string{"ecr-credential-provider-full", "ecr-credential-provider"}},
-		{name: "both, front first", binaries: []string{"gcr-credential-provider.exe", "gcr-credential-provider-full.exe"}, want: []string{"gcr-credential-provider-full.exe", "gcr-credential-provider.exe"}},
-		{name: "the full plugin only", binaries: []string{"ecr-credential-provider-full"}, want: []string{"ecr-credential-provider-full"}},
+		{name: "the -full of an installed plugin", binDir: []string{"ecr-credential-provider", "ecr-credential-provider-full"}, cacheDir: true,
+			wantRemoved: []string{"host/bin/ecr-credential-provider-full", "cache/answers"}},
+		{name: "the -full of a plugin not installed is left alone", binDir: []string{"gcr-credential-provider", "gcr-credential-provider-full"},
+			wantKept: []string{"host/bin/gcr-credential-provider-full", "cache/answers"}},
+		{name: "no cache directory given: answers left alone", binDir: []string{"dockercfg-credential-provider-full"},
+			wantRemoved: []string{"host/bin/dockercfg-credential-provider-full"}, wantKept: []string{"cache/answers/x"}},
+		{name: "nothing left over", cacheDir: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLayout(t)
-			write(t, filepath.Join(l.From, "ecr-credential-provider-full"), "#!/bin/sh\necho ecr full\n", 0o755)
-			write(t, filepath.Join(l.From, "gcr-credential-provider.exe"), "#!/bin/sh\necho gcr\n", 0o755)
-			write(t, filepath.Join(l.From, "gcr-credential-provider-full.exe"), "#!/bin/sh\necho gcr full\n", 0o755)
+			root := filepath.Dir(filepath.Dir(l.BinDir))
+			mkdir(t, l.BinDir)
+			for _, f := range tt.binDir {
+				write(t, filepath.Join(l.BinDir, f), "#!/bin/sh\necho old\n", 0o755)
+			}
+			mkdir(t, filepath.Join(root, "cache", "answers"))
+			write(t, filepath.Join(root, "cache", "answers", "x"), "an old answer", 0o600)
 			opts := l.options()
 			opts.Configs, opts.ConfigDir, opts.PullSecret, opts.PullSecretDir = nil, "", "", ""
-			opts.Binaries = tt.binaries
+			if tt.cacheDir {
+				opts.CacheDir = filepath.Join(root, "cache")
+			}
 			files, err := Install(context.Background(), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []string
+			var removed []string
 			for _, f := range files {
-				if f.Action != Installed {
-					t.Errorf("%s: %s, want installed", f.Path, f.Action)
+				if f.Action == Removed {
+					rel, _ := filepath.Rel(root, f.Path)
+					removed = append(removed, rel)
 				}
-				got = append(got, filepath.Base(f.Path))
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("installed, in order (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.wantRemoved, removed); diff != "" {
+				t.Errorf("removed (-want +got):\n%s", diff)
+			}
+			for _, rel := range tt.wantRemoved {
+				if _, err := os.Lstat(filepath.Join(root, rel)); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s still there after the install (%v)", rel, err)
+				}
+			}
+			for _, rel := range tt.wantKept {
+				if _, err := os.Lstat(filepath.Join(root, rel)); err != nil {
+					t.Errorf("%s: %v, want it kept", rel, err)
+				}
 			}
 		})
 	}

@@ -79,7 +79,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 		return providers.Execute(ctx, p, args, bytes.NewReader(req), stdout, stderr)
 	case "dockercfg":
 		// No answers for replay in the node's cache directory from a test.
-		return providers.Execute(ctx, dockercfg.Plugin(), append([]string{"--no-disk-cache"}, args...), stdin, stdout, stderr)
+		return providers.Execute(ctx, dockercfg.Plugin(), args, stdin, stdout, stderr)
 	case "ecr":
 		return providers.Execute(ctx, ecr.Plugin(), args, stdin, stdout, stderr)
 	case "fail":

@@ -5,9 +5,8 @@
 //
 // It writes, for each platform, pullkeys_<version>_<goos>_<goarch>.tar.gz (.zip for Windows,
 // whose binaries end in .exe, the name the kubelet looks up there), holding the binaries at the
-// top level, and SHA256SUMS over the archives, in the format of sha256sum -c. Each plugin ships
-// as two binaries, the front (ecr-credential-provider) and <name>-full, which the front runs
-// from its own directory (providers/replay): extracted together, they sit where they must.
+// top level (one file per plugin), and SHA256SUMS over the archives, in the format of
+// sha256sum -c.
 //
 // # Reproducible
 //
@@ -44,35 +43,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 )
 
-// Binaries are the commands shipped in every archive, each built from ./cmd/<name>. Each comes
-// with its full plugin when it is a front: ./cmd/<name>-full, which the front cannot answer
-// without (see withFullPlugins).
+// Binaries are the commands shipped in every archive, each built from ./cmd/<name>.
 var Binaries = []string{"dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider", "pullkeys"}
-
-// FullSuffix names a front's full plugin: ./cmd/<name> runs <name>-full (providers/replay).
-const FullSuffix = "-full"
-
-// withFullPlugins returns bins with the full plugin of each front among them added: <name>-full
-// wherever the module at dir has a ./cmd/<name>-full.
-func withFullPlugins(dir string, bins []string) []string {
-	out := slices.Clone(bins)
-	for _, b := range bins {
-		full := b + FullSuffix
-		if slices.Contains(out, full) {
-			continue
-		}
-		if info, err := os.Stat(filepath.Join(dir, "cmd", full)); err == nil && info.IsDir() {
-			out = append(out, full)
-		}
-	}
-	return out
-}
 
 // Platforms are the release targets (GOOS/GOARCH): the kubelet runs on all three.
 var Platforms = []string{"linux/amd64", "linux/arm64", "windows/amd64"}
@@ -94,8 +71,7 @@ type Options struct {
 	Commit string
 	// Platforms are GOOS/GOARCH pairs; nil means Platforms.
 	Platforms []string
-	// Binaries are the commands to build, each with its full plugin if it is a front; nil
-	// means Binaries.
+	// Binaries are the commands to build; nil means Binaries.
 	Binaries []string
 	// Env is added to the go command's environment (GOCACHE for a cold build, say). The
 	// variables that make the build reproducible are set after it and cannot be overridden.
@@ -160,7 +136,6 @@ func Release(ctx context.Context, opts Options) ([]Artifact, error) {
 	if bins == nil {
 		bins = Binaries
 	}
-	bins = withFullPlugins(opts.Dir, bins)
 	log := opts.Log
 	if log == nil {
 		log = io.Discard

@@ -147,7 +147,7 @@ func TestRelease(t *testing.T) {
 				t.Errorf("archive name = %q, want %q", got, wantName)
 			}
 			var wantFiles []string
-			for _, b := range withFullPlugins(moduleRoot, Binaries) {
+			for _, b := range Binaries {
 				if goos == "windows" {
 					b += ".exe"
 				}
@@ -217,8 +217,7 @@ func checkPE(t *testing.T, name string, data []byte, goarch string) {
 }
 
 // checkVersion extracts the host platform's archive and runs each of its binaries with
-// --version: the version and commit given to Release are stamped. A front
-// (ecr-credential-provider) answers through its full plugin, extracted next to it.
+// --version: the version and commit given to Release are stamped.
 func checkVersion(t *testing.T, files map[string]archived, opts Options) {
 	t.Helper()
 	dir := t.TempDir()
@@ -248,34 +247,6 @@ func checkVersion(t *testing.T, files map[string]archived, opts Options) {
 	}
 }
 
-// TestWithFullPlugins: a front fails every request without <name>-full next to it, so the
-// archives ship the full plugin of every front, and nothing twice.
-func TestWithFullPlugins(t *testing.T) {
-	got := withFullPlugins(moduleRoot, Binaries)
-	for _, want := range []string{"dockercfg-credential-provider-full", "ecr-credential-provider-full", "gcr-credential-provider-full"} {
-		if !slices.Contains(got, want) {
-			t.Errorf("withFullPlugins(%s, Binaries) = %q: %s missing", moduleRoot, got, want)
-		}
-	}
-	entries, err := os.ReadDir(filepath.Join(moduleRoot, "cmd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if front, ok := strings.CutSuffix(e.Name(), FullSuffix); ok && slices.Contains(Binaries, front) && !slices.Contains(got, e.Name()) {
-			t.Errorf("withFullPlugins(%s, Binaries) = %q: %s missing", moduleRoot, got, e.Name())
-		}
-	}
-	for _, b := range got {
-		if _, err := os.Stat(filepath.Join(moduleRoot, "cmd", b)); err != nil {
-			t.Errorf("withFullPlugins(%s, Binaries): %s: %v", moduleRoot, b, err)
-		}
-	}
-	twice := []string{"ecr-credential-provider-full", "ecr-credential-provider"}
-	if got := withFullPlugins(moduleRoot, twice); !slices.Equal(got, twice) {
-		t.Errorf("withFullPlugins(%s, %q) = %q, want it unchanged", moduleRoot, twice, got)
-	}
-}
 
 func TestReleaseRejectsBadInput(t *testing.T) {
 	tests := []struct {

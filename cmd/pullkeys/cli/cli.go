@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 	"github.com/pullkeys/pullkeys/providers/plugin"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // Exit statuses of Run.
@@ -210,8 +208,7 @@ decoded strictly) from a file, or from a directory as recent kubelets do (*.json
 reported with its file and field path. Warnings are entries the kubelet accepts that cannot
 work as written; they do not change the exit status. With --bin-dir, also checks what the
 kubelet checks at start-up: the directory exists and holds every provider's binary; and warns
-when a front (ecr-credential-provider, say) has no <name>-full next to it, without which it
-fails every request.`)
+about a <name>-full left beside a provider by an earlier pullkeys.`)
 	config := fs.String("config", "", "the kubelet's --image-credential-provider-config: a file or a directory (required)")
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir: also check the binaries")
 	out := outputFlag(fs)
@@ -230,7 +227,7 @@ fails every request.`)
 	}
 	cfg, problems := plugin.LoadConfig(*config, *binDir)
 	if *binDir != "" {
-		problems = append(problems, checkFullPlugins(cfg, *binDir)...)
+		problems = append(problems, checkStrayFull(cfg, *binDir)...)
 	}
 	res := validateResult{OK: len(problems.Errors()) == 0, Config: cfg.Path, Files: cfg.Files, Problems: problems, Providers: cfg.Providers}
 	if res.Files == nil {
@@ -266,42 +263,23 @@ fails every request.`)
 	return nil
 }
 
-// fronts are the plugins that ship as two binaries, ./cmd/<name> and ./cmd/<name>-full: the
-// front replays saved answers and runs <name>-full, from its own directory, for everything
-// else (providers/replay).
-var fronts = []string{"dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider"}
-
-// checkFullPlugins warns about each provider whose binary in binDir is a front, by its name or
-// by the name of the file it links to, without its full plugin next to that file: the kubelet
-// starts, and every request to the provider fails.
-func checkFullPlugins(cfg *plugin.Config, binDir string) plugin.Problems {
+// checkStrayFull warns about each provider whose binary has a <name>-full beside it in binDir:
+// pullkeys releases before one file per plugin shipped each plugin as a front and its -full,
+// and an installation that kept the -full file has a binary nothing runs any more.
+func checkStrayFull(cfg *plugin.Config, binDir string) plugin.Problems {
 	var problems plugin.Problems
 	for _, p := range cfg.Providers {
-		path, err := plugin.FindBinary(binDir, p.Name)
-		if err != nil {
-			continue // an error of LoadConfig already
-		}
-		if real, err := filepath.EvalSymlinks(path); err == nil {
-			path = real // where the front looks, as os.Executable reports it on Linux
-		}
-		front := ""
-		for _, name := range []string{p.Name, filepath.Base(path)} {
-			if stem := strings.TrimSuffix(name, filepath.Ext(name)); slices.Contains(fronts, stem) {
-				front = stem
-				break
+		for _, name := range []string{p.Name + "-full", p.Name + "-full.exe"} {
+			fi, err := os.Stat(filepath.Join(binDir, name))
+			if err != nil || fi.IsDir() {
+				continue
 			}
-		}
-		if front == "" {
-			continue
-		}
-		full := replay.FullPath(path, front)
-		if _, err := plugin.FindBinary(filepath.Dir(full), filepath.Base(full)); err != nil {
 			problems = append(problems, plugin.Problem{
 				Severity: plugin.SeverityWarning,
 				File:     p.File,
 				Field:    fmt.Sprintf("providers[%d].name", p.Index),
-				Type:     "Not found",
-				Detail:   fmt.Sprintf("%s runs %s from its own directory and fails every request without it: %v", front, filepath.Base(full), err),
+				Type:     "Stray file",
+				Detail:   fmt.Sprintf("%s is left from an earlier pullkeys that shipped two files per plugin; %s is complete by itself: remove %s", name, p.Name, filepath.Join(binDir, name)),
 			})
 		}
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/plugin"
-	"github.com/pullkeys/pullkeys/providers/replay"
 )
 
 // The test binary doubles as the plugins: linked as fakecli-ok it answers with the credential
@@ -193,72 +192,42 @@ BAD: 1 file(s), 1 provider(s) [a/b]: invalid (4 error(s)): the kubelet refuses t
 	}
 }
 
-// TestRunValidateFullPlugins: with --bin-dir, validate warns about a front whose full plugin
-// is not next to the file it runs from (the kubelet starts, every pull fails).
-func TestRunValidateFullPlugins(t *testing.T) {
+// TestRunValidateStrayFull: with --bin-dir, validate warns about a <name>-full left beside a
+// provider's binary by a release that shipped two files per plugin, and about nothing else.
+func TestRunValidateStrayFull(t *testing.T) {
 	t.Parallel()
 	const entry = "- name: %s\n  matchImages: [\"*.example.io\"]\n  defaultCacheDuration: 5m\n  apiVersion: credentialprovider.kubelet.k8s.io/v1\n"
-	exe := func(t *testing.T, dir, name string) string {
+	exe := func(t *testing.T, dir, name string) {
 		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	link := func(t *testing.T, target, path string) {
-		t.Helper()
-		if err := os.Symlink(target, path); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	tests := []struct {
-		name  string
-		setup func(t *testing.T, bin, elsewhere string)
-		// provider is the config's name; want the full plugin the warning names, "" for none.
-		provider, want string
+		name     string
+		provider string
+		files    []string
+		dirs     []string
+		want     string // the stray file the warning names, "" for no warning
 	}{
-		{name: "front and full", provider: "ecr-credential-provider", setup: func(t *testing.T, bin, _ string) {
-			exe(t, bin, "ecr-credential-provider")
-			exe(t, bin, "ecr-credential-provider-full")
-		}},
-		{name: "front alone", provider: "ecr-credential-provider", want: "ecr-credential-provider-full", setup: func(t *testing.T, bin, _ string) {
-			exe(t, bin, "ecr-credential-provider")
-		}},
-		{name: "full not executable", provider: "gcr-credential-provider", want: "gcr-credential-provider-full", setup: func(t *testing.T, bin, _ string) {
-			exe(t, bin, "gcr-credential-provider")
-			if err := os.WriteFile(filepath.Join(bin, "gcr-credential-provider-full"), nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{name: "exe names", provider: "gcr-credential-provider.exe", setup: func(t *testing.T, bin, _ string) {
-			exe(t, bin, "gcr-credential-provider.exe")
-			exe(t, bin, "gcr-credential-provider-full.exe")
-		}},
-		{name: "exe front with the full plugin without .exe", provider: "gcr-credential-provider.exe", want: "gcr-credential-provider-full.exe", setup: func(t *testing.T, bin, _ string) {
-			exe(t, bin, "gcr-credential-provider.exe")
-			exe(t, bin, "gcr-credential-provider-full")
-		}},
-		{name: "linked front, full next to the target", provider: "ecr-credential-provider", setup: func(t *testing.T, bin, elsewhere string) {
-			link(t, exe(t, elsewhere, "ecr-credential-provider"), filepath.Join(bin, "ecr-credential-provider"))
-			exe(t, elsewhere, "ecr-credential-provider-full")
-		}},
-		{name: "linked front, full in the bin dir only", provider: "ecr-credential-provider", want: "ecr-credential-provider-full", setup: func(t *testing.T, bin, elsewhere string) {
-			link(t, exe(t, elsewhere, "ecr-credential-provider"), filepath.Join(bin, "ecr-credential-provider"))
-			exe(t, bin, "ecr-credential-provider-full")
-		}},
-		{name: "front under another name", provider: "ecr", want: "ecr-credential-provider-full", setup: func(t *testing.T, bin, elsewhere string) {
-			link(t, exe(t, elsewhere, "ecr-credential-provider"), filepath.Join(bin, "ecr"))
-		}},
-		{name: "not a front", provider: "acr-credential-provider", setup: func(t *testing.T, bin, _ string) {
-			exe(t, bin, "acr-credential-provider")
-		}},
+		{name: "one file per plugin", provider: "ecr-credential-provider", files: []string{"ecr-credential-provider"}},
+		{name: "stray full", provider: "ecr-credential-provider", files: []string{"ecr-credential-provider", "ecr-credential-provider-full"}, want: "ecr-credential-provider-full"},
+		{name: "stray full.exe", provider: "gcr-credential-provider", files: []string{"gcr-credential-provider", "gcr-credential-provider-full.exe"}, want: "gcr-credential-provider-full.exe"},
+		{name: "another provider's full is not this one's", provider: "ecr-credential-provider", files: []string{"ecr-credential-provider", "gcr-credential-provider-full"}},
+		{name: "a directory named -full", provider: "ecr-credential-provider", files: []string{"ecr-credential-provider"}, dirs: []string{"ecr-credential-provider-full"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			bin, elsewhere := t.TempDir(), t.TempDir()
-			tt.setup(t, bin, elsewhere)
+			bin := t.TempDir()
+			for _, f := range tt.files {
+				exe(t, bin, f)
+			}
+			for _, d := range tt.dirs {
+				if err := os.Mkdir(filepath.Join(bin, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
 			config := filepath.Join(t.TempDir(), "config.yaml")
 			if err := os.WriteFile(config, []byte("apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n"+fmt.Sprintf(entry, tt.provider)), 0o644); err != nil {
 				t.Fatal(err)
@@ -271,29 +240,10 @@ func TestRunValidateFullPlugins(t *testing.T) {
 			switch {
 			case tt.want == "" && warnings != 0:
 				t.Errorf("Run(validate) warns, want no warning:\n%s", stdout)
-			case tt.want != "" && (warnings != 1 || !strings.Contains(stdout, "runs "+tt.want+" from its own directory")):
-				t.Errorf("Run(validate) stdout:\n%s\nwant one warning that %s is missing", stdout, tt.want)
+			case tt.want != "" && (warnings != 1 || !strings.Contains(stdout, tt.want+" is left from an earlier pullkeys")):
+				t.Errorf("Run(validate) stdout:\n%s\nwant one warning that %s is stray", stdout, tt.want)
 			}
 		})
-	}
-}
-
-// TestFrontsAreTheCommandsWithAFullPlugin keeps fronts in line with ./cmd: a front is
-// ./cmd/<name> with a ./cmd/<name>-full.
-func TestFrontsAreTheCommandsWithAFullPlugin(t *testing.T) {
-	t.Parallel()
-	entries, err := os.ReadDir(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range entries {
-		if front, ok := strings.CutSuffix(e.Name(), replay.FullSuffix); ok && e.IsDir() {
-			got = append(got, front)
-		}
-	}
-	if diff := cmp.Diff(fronts, got); diff != "" {
-		t.Errorf("fronts, and the commands of ../../ with a %s command (-fronts +cmd):\n%s", replay.FullSuffix, diff)
 	}
 }
 
