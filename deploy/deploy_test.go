@@ -30,8 +30,8 @@ import (
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/ecr"
 	"github.com/pullkeys/pullkeys/gcr"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // repoRoot is the repository's root, seen from this directory.
@@ -106,11 +106,11 @@ func loadDocuments(t *testing.T) []document {
 type credentialProviderConfig struct {
 	name string // file, or file:key
 	data []byte
-	cfg  *plugin.Config
+	cfg  *kubelet.Config
 }
 
 func isCredentialProviderConfig(apiVersion, kind string) bool {
-	return kind == plugin.ConfigKind && strings.HasPrefix(apiVersion, plugin.ConfigGroup+"/")
+	return kind == kubelet.ConfigKind && strings.HasPrefix(apiVersion, kubelet.ConfigGroup+"/")
 }
 
 // credentialProviderConfigs returns every CredentialProviderConfig under deploy/, each read
@@ -123,7 +123,7 @@ func credentialProviderConfigs(t *testing.T) []credentialProviderConfig {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, problems := plugin.LoadConfig(path, "")
+		cfg, problems := kubelet.LoadConfig(path, "")
 		for _, p := range problems {
 			t.Errorf("%s: pullkeys validate: %s", name, p)
 		}
@@ -609,7 +609,7 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 	flags, _ := systemdFlags(t)
 	configPath := node.host(flags["--image-credential-provider-config"])
 	binDir := node.host(flags["--image-credential-provider-bin-dir"])
-	cfg, problems := plugin.LoadConfig(configPath, binDir)
+	cfg, problems := kubelet.LoadConfig(configPath, binDir)
 	for _, p := range problems {
 		t.Errorf("pullkeys validate --config %s --bin-dir %s: %s", flags["--image-credential-provider-config"], flags["--image-credential-provider-bin-dir"], p)
 	}

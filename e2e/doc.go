@@ -57,9 +57,6 @@
 //     cache serves the second image without an exec; a node account without a storage scope
 //     fails the plugin; workload identity (STS exchange and impersonation) pulls with the
 //     impersonated token and never calls the metadata server.
-//   - Replay (Linux, runs seen with inotify): a second check's credentials are the front's
-//     replay, without a run of the full plugin (ECR: no AWS call), and pull; after a new
-//     password in the registry and the docker config, the full plugin runs again.
 //   - Several providers in one config: which providers the kubelet runs for each image, and
 //     the order in which the runtime tries the credentials (keys in reverse lexical order,
 //     providers in config order for one key), the runtime falling through a stale docker

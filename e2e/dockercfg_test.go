@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pullkeys/pullkeys/e2e/harness"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // dockercfgFixture is a registry with one user and the image e2e/app:v1, and a docker config
@@ -47,7 +47,7 @@ func TestDockercfgCheckThenPull(t *testing.T) {
 	ctx := context.Background()
 
 	img := check(t, node, f.image)
-	if img.Status != plugin.StatusOK || img.Normalized != f.reg.Addr+"/e2e/app" {
+	if img.Status != kubelet.StatusOK || img.Normalized != f.reg.Addr+"/e2e/app" {
 		t.Fatalf("Check(%q) = %s, want status ok for %s/e2e/app", f.image, describe(img), f.reg.Addr)
 	}
 	p, _ := harness.ProviderOf(img, harness.Dockercfg)
@@ -175,7 +175,7 @@ func TestDockercfgAPIVersions(t *testing.T) {
 			p := f.provider()
 			p.APIVersion = version
 			img := check(t, newNode(t, p), f.image)
-			if img.Status != plugin.StatusOK || len(img.Credentials) != 1 {
+			if img.Status != kubelet.StatusOK || len(img.Credentials) != 1 {
 				t.Fatalf("Check(%q) with apiVersion %s = %s, want one credential", f.image, version, describe(img))
 			}
 			if _, err := f.reg.Pull(context.Background(), f.image, &credentials(img)[0]); err != nil {
@@ -248,7 +248,7 @@ func TestDockercfgNotMatched(t *testing.T) {
 			node := newNode(t, harness.NewProvider(harness.Dockercfg, tt.matchImages, nil, "--config="+f.config))
 			img := check(t, node, tt.image)
 			p, _ := harness.ProviderOf(img, harness.Dockercfg)
-			if p == nil || p.Matched || p.Exec != nil || len(img.Credentials) != 0 || img.Status != plugin.StatusNoCredentials {
+			if p == nil || p.Matched || p.Exec != nil || len(img.Credentials) != 0 || img.Status != kubelet.StatusNoCredentials {
 				t.Fatalf("Check(%q) with matchImages %v = %s, want no match, no exec, no credentials", tt.image, tt.matchImages, describe(img))
 			}
 			if tt.wantReason != "" && (len(p.MatchImages) != 1 || p.MatchImages[0].Reason != tt.wantReason) {

@@ -10,8 +10,8 @@ import (
 	"github.com/pullkeys/pullkeys/e2e/harness"
 	"github.com/pullkeys/pullkeys/ecr"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // ecrHost is the private registry of the fake's default account; the loopback registry
@@ -64,7 +64,7 @@ func TestECR(t *testing.T) {
 			node := newNode(t, ecrProvider(t, fake))
 
 			img := check(t, node, tt.image)
-			if img.Status != plugin.StatusOK || len(img.Credentials) != 1 {
+			if img.Status != kubelet.StatusOK || len(img.Credentials) != 1 {
 				t.Fatalf("Check(%q) = %s, want one credential", tt.image, describe(img))
 			}
 			p, _ := harness.ProviderOf(img, harness.ECR)
@@ -157,7 +157,7 @@ func TestECRFailureIsReported(t *testing.T) {
 	}
 	img, _ := harness.ImageOf(report, image)
 	p, _ := harness.ProviderOf(img, harness.ECR)
-	if img.Status != plugin.StatusError || p.Exec == nil || p.Exec.ExitCode == 0 || len(img.Credentials) != 0 {
+	if img.Status != kubelet.StatusError || p.Exec == nil || p.Exec.ExitCode == 0 || len(img.Credentials) != 0 {
 		t.Fatalf("Check(%q) with ECR denying = %s, want status error, a failed exec and no credentials", image, describe(img))
 	}
 	if !strings.Contains(p.Exec.Stderr, "AccessDenied") {

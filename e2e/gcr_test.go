@@ -9,8 +9,8 @@ import (
 	"github.com/pullkeys/pullkeys/e2e/harness"
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // gcrUser is the user name of Google registries' access-token logins.
@@ -67,7 +67,7 @@ func TestGCR(t *testing.T) {
 		}
 		// The kubelet reuses a Global answer for every image its matchImages match: the
 		// second image gets the first one's answer without an exec.
-		if i == 1 && (p.CachedFrom == nil || p.Exec != nil || p.CachedFrom.Key != plugin.GlobalCacheKey) {
+		if i == 1 && (p.CachedFrom == nil || p.Exec != nil || p.CachedFrom.Key != kubelet.GlobalCacheKey) {
 			t.Errorf("Check(%q): cachedFrom %+v, exec %v; want the Global answer of %s reused without an exec", image, p.CachedFrom, p.Exec != nil, containerRegistry)
 		}
 		if _, err := reg.Pull(ctx, image, &credentials(img)[0]); err != nil {
@@ -101,7 +101,7 @@ func TestGCRMissingScope(t *testing.T) {
 	}
 	img, _ := harness.ImageOf(report, image)
 	p, _ := harness.ProviderOf(img, harness.GCR)
-	if img.Status != plugin.StatusError || p.Exec == nil || p.Exec.ExitCode == 0 || len(img.Credentials) != 0 {
+	if img.Status != kubelet.StatusError || p.Exec == nil || p.Exec.ExitCode == 0 || len(img.Credentials) != 0 {
 		t.Fatalf("Check(%q) without a storage scope = %s, want a failed exec and no credentials", image, describe(img))
 	}
 	if !contains(p.Exec.Stderr, "devstorage") || contains(p.Exec.Stderr, token) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/pullkeys/pullkeys/e2e/harness"
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // startRegistry starts a loopback registry with users for the test and stops it at the end.
@@ -66,7 +66,7 @@ func validate(t *testing.T, node harness.Node) {
 }
 
 // check runs `pullkeys check` in process for image and returns the image's report.
-func check(t *testing.T, node harness.Node, image string) *plugin.ImageReport {
+func check(t *testing.T, node harness.Node, image string) *kubelet.ImageReport {
 	t.Helper()
 	report, err := node.Check(context.Background(), image)
 	if err != nil {
@@ -83,7 +83,7 @@ func check(t *testing.T, node harness.Node, image string) *plugin.ImageReport {
 }
 
 // credentials returns the credentials of an image report, in the runtime's order.
-func credentials(img *plugin.ImageReport) []harness.Credential {
+func credentials(img *kubelet.ImageReport) []harness.Credential {
 	creds := make([]harness.Credential, 0, len(img.Credentials))
 	for _, c := range img.Credentials {
 		creds = append(creds, harness.Credential{Username: c.Username, Password: c.Password})
@@ -93,7 +93,7 @@ func credentials(img *plugin.ImageReport) []harness.Credential {
 
 // describe summarises an image report for failure messages: statuses, errors and the
 // plugins' stderr, never a password.
-func describe(img *plugin.ImageReport) string {
+func describe(img *kubelet.ImageReport) string {
 	var b strings.Builder
 	b.WriteString(img.Image + " → " + img.Normalized + ": " + img.Status)
 	if img.Error != "" {

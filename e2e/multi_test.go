@@ -10,7 +10,7 @@ import (
 	"github.com/pullkeys/pullkeys/e2e/harness"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // TestSeveralProviders: one config with the three plugins, as on a node that pulls from a
@@ -98,7 +98,7 @@ func TestSeveralProviders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if img.Status != plugin.StatusOK {
+			if img.Status != kubelet.StatusOK {
 				t.Fatalf("Check(%q) = %s, want ok", tt.image, describe(img))
 			}
 			var matched []string
@@ -143,11 +143,6 @@ func TestSeveralProvidersKeyOrder(t *testing.T) {
 		if err := copyFile(filepath.Join(binDir, harness.Dockercfg), filepath.Join(bin, name)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// Both copies are the front, which runs its full plugin from its own directory by the full
-	// plugin's own name (providers/replay).
-	if err := copyFile(filepath.Join(binDir, harness.DockercfgFull), filepath.Join(bin, harness.DockercfgFull)); err != nil {
-		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	hostLevel, repoLevel := filepath.Join(dir, "host.json"), filepath.Join(dir, "repo.json")

@@ -14,7 +14,7 @@ import (
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // withTokenAttributes gives a v1 provider the kubelet's service account token path.
@@ -30,7 +30,7 @@ func withTokenAttributes(p harness.Provider, audience string, require bool, anno
 
 // noSecretIn fails the test when the report, as `pullkeys check -o json` prints it, holds
 // one of the secrets (a service account token is never shown, even with --show-secrets).
-func noSecretIn(t *testing.T, report *plugin.Report, secrets ...string) {
+func noSecretIn(t *testing.T, report *kubelet.Report, secrets ...string) {
 	t.Helper()
 	data, err := json.Marshal(report)
 	if err != nil {
@@ -57,7 +57,7 @@ func TestECRServiceAccount(t *testing.T) {
 
 	t.Run("role of the service account", func(t *testing.T) {
 		token := harness.ServiceAccountToken("apps", "puller", "sts.amazonaws.com")
-		sa := &plugin.ServiceAccount{Token: token, Annotations: map[string]string{
+		sa := &kubelet.ServiceAccount{Token: token, Annotations: map[string]string{
 			ecr.AnnotationRoleARN:      role,
 			"unlisted.example.com/key": "not passed on",
 		}}
@@ -66,7 +66,7 @@ func TestECRServiceAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 		img, _ := harness.ImageOf(report, image)
-		if img.Status != plugin.StatusOK || len(img.Credentials) != 1 {
+		if img.Status != kubelet.StatusOK || len(img.Credentials) != 1 {
 			t.Fatalf("Check(%q) as apps/puller = %s, want one credential", image, describe(img))
 		}
 		assumed := fake.Requests(ecrtest.AssumeRoleWithWebIdentity)
@@ -144,7 +144,7 @@ func TestGCRWorkloadIdentity(t *testing.T) {
 	p.Args = append(p.Args, "--workload-identity-provider="+pool, "--sts-endpoint="+sts.URL(), "--iam-credentials-endpoint="+iam.URL())
 	node := newNode(t, withTokenAttributes(p, audience, true, gcr.AnnotationGSA))
 
-	sa := &plugin.ServiceAccount{Token: token, Annotations: map[string]string{gcr.AnnotationGSA: gsa}}
+	sa := &kubelet.ServiceAccount{Token: token, Annotations: map[string]string{gcr.AnnotationGSA: gsa}}
 	report, err := node.CheckAs(ctx, sa, image)
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func configYAML(providers ...string) string {
 // TestPullkeysCheck_BrokenPlugins_ReportedClearly is the fault row of `pullkeys check`: a
 // kubelet config naming a binary that is missing, one that is not executable, and a plugin that
 // prints garbage. Each is named with what is wrong, the exit status is 1, and the garbage
-// (which could be a secret) is not echoed. providers/plugin's TestExec and TestCheckFailures
+// (which could be a secret) is not echoed. kubelet's TestExec and TestCheckFailures
 // cover the same at the library level.
 func TestPullkeysCheck_BrokenPlugins_ReportedClearly(t *testing.T) {
 	bin := t.TempDir()

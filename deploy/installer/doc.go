@@ -8,7 +8,7 @@
 // [Install] runs in this order and stops at the first error:
 //
 //  1. It reads and checks everything it is given before it writes anything. The configs are
-//     decoded and validated with the kubelet's own rules (providers/plugin: strict decoding,
+//     decoded and validated with the kubelet's own rules (kubelet: strict decoding,
 //     unique names, matchImages that parse, a defaultCacheDuration…) and every provider a
 //     config names must be among the binaries being installed or already in the bin dir. A pull
 //     secret must parse as a docker config. The kubelet refuses to start with a bad config or a

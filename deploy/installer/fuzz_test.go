@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // FuzzInstallConfig checks the installer's promise on arbitrary configs: it never panics; a
@@ -60,7 +60,7 @@ func FuzzInstallConfig(f *testing.F) {
 			}
 			return
 		}
-		if _, problems := plugin.LoadConfig(installed, opts.BinDir); len(problems.Errors()) > 0 {
+		if _, problems := kubelet.LoadConfig(installed, opts.BinDir); len(problems.Errors()) > 0 {
 			t.Fatalf("Install() installed a config the kubelet refuses: %v", problems.Errors())
 		}
 	})

@@ -16,8 +16,8 @@ import (
 	"strings"
 
 	"github.com/pullkeys/pullkeys/dockercfg"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // Modes of the installed files.
@@ -174,7 +174,7 @@ func Install(ctx context.Context, opts Options) ([]File, error) {
 
 	// 3. The kubelet's start-up check against the bin dir as it now is.
 	if len(configs) > 0 {
-		if probs := plugin.CheckBinaries(cfg, opts.BinDir).Errors(); len(probs) > 0 {
+		if probs := kubelet.CheckBinaries(cfg, opts.BinDir).Errors(); len(probs) > 0 {
 			return done, fmt.Errorf("%w: %s", ErrInvalidConfig, joinProblems(probs))
 		}
 	}
@@ -318,22 +318,22 @@ type configFile struct {
 // readConfigs reads and validates the configs as the kubelet reads a config directory: each
 // decoded strictly, then all providers validated together. The bytes validated are the bytes
 // installed.
-func readConfigs(paths []string) ([]configFile, *plugin.Config, error) {
-	cfg := &plugin.Config{}
+func readConfigs(paths []string) ([]configFile, *kubelet.Config, error) {
+	cfg := &kubelet.Config{}
 	var files []configFile
-	var problems plugin.Problems
+	var problems kubelet.Problems
 	for _, path := range paths {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %s", ErrInvalidConfig, err)
 		}
-		provs, apiVersion, probs := plugin.DecodeConfig(data)
+		provs, apiVersion, probs := kubelet.DecodeConfig(data)
 		for i := range probs {
 			probs[i].File = path
 		}
 		problems = append(problems, probs...)
 		for i, p := range provs {
-			cfg.Providers = append(cfg.Providers, plugin.Provider{CredentialProvider: p, File: path, Index: i, ConfigAPIVersion: apiVersion})
+			cfg.Providers = append(cfg.Providers, kubelet.Provider{CredentialProvider: p, File: path, Index: i, ConfigAPIVersion: apiVersion})
 		}
 		cfg.Files = append(cfg.Files, path)
 		files = append(files, configFile{path: path, data: data})
@@ -342,7 +342,7 @@ func readConfigs(paths []string) ([]configFile, *plugin.Config, error) {
 		return nil, cfg, nil
 	}
 	if len(problems.Errors()) == 0 {
-		problems = append(problems, plugin.Validate(cfg)...)
+		problems = append(problems, kubelet.Validate(cfg)...)
 	}
 	if errs := problems.Errors(); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("%w: %s", ErrInvalidConfig, joinProblems(errs))
@@ -352,13 +352,13 @@ func readConfigs(paths []string) ([]configFile, *plugin.Config, error) {
 
 // checkProviders checks, before anything is written, that every provider of cfg will have its
 // binary: one being installed, or one already in binDir.
-func checkProviders(cfg *plugin.Config, bins []string, binDir string) error {
+func checkProviders(cfg *kubelet.Config, bins []string, binDir string) error {
 	var missing []string
 	for _, p := range cfg.Providers {
 		if slices.Contains(bins, p.Name) {
 			continue
 		}
-		if _, err := plugin.FindBinary(binDir, p.Name); err != nil {
+		if _, err := kubelet.FindBinary(binDir, p.Name); err != nil {
 			missing = append(missing, fmt.Sprintf("%s: providers[%d] %q: not among the binaries to install and %v", p.File, p.Index, p.Name, err))
 		}
 	}
@@ -540,7 +540,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-func joinProblems(ps plugin.Problems) string {
+func joinProblems(ps kubelet.Problems) string {
 	lines := make([]string, len(ps))
 	for i, p := range ps {
 		lines[i] = p.String()

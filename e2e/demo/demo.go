@@ -22,7 +22,7 @@ import (
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // Options configure Run.
@@ -311,7 +311,7 @@ func (d *demo) pull(ctx context.Context, images []image) error {
 			return fmt.Errorf("%w: pull %s with the credentials of pullkeys check: %v", ErrDemo, img.ref, err)
 		}
 		c := rep.Credentials[used]
-		d.say("  with %s's credential (username %q, password %s):", c.Provider, c.Username, plugin.Mask(creds[used].Password))
+		d.say("  with %s's credential (username %q, password %s):", c.Provider, c.Username, kubelet.Mask(creds[used].Password))
 		d.say("    pulled manifest %s and %d layers (%d bytes), every digest checked", pulled.Digest, pulled.Layers, pulled.Bytes)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -22,18 +21,6 @@ const (
 	Dockercfg = "dockercfg-credential-provider"
 	ECR       = "ecr-credential-provider"
 	GCR       = "gcr-credential-provider"
-)
-
-// FullSuffix names a front's full plugin: a plugin's front (Dockercfg, ECR, GCR) replays saved
-// answers and runs <name>-full from its own directory, by its own name, for everything else
-// (providers/replay). Build puts each full plugin next to its front.
-const FullSuffix = "-full"
-
-// The full plugins of the fronts.
-const (
-	DockercfgFull = Dockercfg + FullSuffix
-	ECRFull       = ECR + FullSuffix
-	GCRFull       = GCR + FullSuffix
 )
 
 // ErrNoModuleRoot is returned by ModuleRoot when no directory above holds the main module.
@@ -70,21 +57,11 @@ func modulePath(gomod []byte) string {
 
 // Build builds the main module's commands (pkgs, e.g. "./cmd/..."; none means "./cmd/...")
 // into binDir with the go command of PATH, in the main module (its own go.mod and go.sum, not
-// the e2e module's). The full plugin of a front in pkgs (./cmd/ecr-credential-provider-full
-// for ./cmd/ecr-credential-provider) is built with it, into the same directory. The error
-// carries the compiler's output: a binary that does not build fails the run.
+// the e2e module's). The error carries the compiler's output: a binary that does not build
+// fails the run.
 func Build(ctx context.Context, root, binDir string, pkgs ...string) error {
 	if len(pkgs) == 0 {
 		pkgs = []string{"./cmd/..."}
-	}
-	for _, pkg := range pkgs {
-		full := pkg + FullSuffix
-		if !strings.HasPrefix(pkg, "./cmd/") || slices.Contains(pkgs, full) {
-			continue
-		}
-		if info, err := os.Stat(filepath.Join(root, filepath.FromSlash(full))); err == nil && info.IsDir() {
-			pkgs = append(slices.Clip(pkgs), full)
-		}
 	}
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return fmt.Errorf("harness: build: %w", err)

@@ -31,9 +31,8 @@
 //
 // # Node
 //
-// Build runs `go build ./cmd/...` in the main module (found by ModuleRoot), which puts each
-// plugin's front and its full plugin (<name>-full, run by the front from its own directory)
-// in one directory, as a node's bin dir holds them. NewProvider,
+// Build runs `go build ./cmd/...` in the main module (found by ModuleRoot), which puts every
+// plugin, one file each, in one directory, as a node's bin dir holds them. NewProvider,
 // WriteConfig and ConfigYAML write a kubelet.config.k8s.io/v1 CredentialProviderConfig with
 // the kubelet's own types; WriteDockerConfig writes a docker config.json as docker login
 // does. Node runs `pullkeys check` in process (Check, CheckAs for a pod's service account) or

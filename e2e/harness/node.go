@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // Node is the kubelet's side of a node: its --image-credential-provider-config, its
@@ -28,17 +28,17 @@ type Node struct {
 
 func (n Node) environ() []string { return append([]string(nil), n.Environ...) }
 
-// Check runs `pullkeys check` in process (plugin.Check, the code behind the command) for the
+// Check runs `pullkeys check` in process (kubelet.Check, the code behind the command) for the
 // images, with secrets shown so the credentials can be used.
-func (n Node) Check(ctx context.Context, images ...string) (*plugin.Report, error) {
+func (n Node) Check(ctx context.Context, images ...string) (*kubelet.Report, error) {
 	return n.CheckAs(ctx, nil, images...)
 }
 
 // CheckAs is Check for a pod running as the service account sa (its token and annotations),
 // as with `pullkeys check --service-account-token-file … --service-account-annotation …`.
 // A nil sa is a pod without a service account token.
-func (n Node) CheckAs(ctx context.Context, sa *plugin.ServiceAccount, images ...string) (*plugin.Report, error) {
-	return plugin.Check(ctx, plugin.CheckOptions{
+func (n Node) CheckAs(ctx context.Context, sa *kubelet.ServiceAccount, images ...string) (*kubelet.Report, error) {
+	return kubelet.Check(ctx, kubelet.CheckOptions{
 		ConfigPath:     n.Config,
 		BinDir:         n.BinDir,
 		Images:         images,
@@ -50,7 +50,7 @@ func (n Node) CheckAs(ctx context.Context, sa *plugin.ServiceAccount, images ...
 
 // CheckResult is a run of the pullkeys binary.
 type CheckResult struct {
-	Report   *plugin.Report // the -o json report, nil when stdout held none
+	Report   *kubelet.Report // the -o json report, nil when stdout held none
 	ExitCode int
 	Stdout   []byte
 	Stderr   []byte
@@ -69,7 +69,7 @@ func (n Node) CheckBinary(ctx context.Context, extraArgs []string, images ...str
 	}
 	res := &CheckResult{ExitCode: code, Stdout: stdout, Stderr: stderr}
 	if len(bytes.TrimSpace(stdout)) > 0 {
-		res.Report = new(plugin.Report)
+		res.Report = new(kubelet.Report)
 		if err := json.Unmarshal(stdout, res.Report); err != nil {
 			return res, fmt.Errorf("harness: pullkeys check -o json: decode report: %w", err)
 		}
@@ -117,7 +117,7 @@ var ErrNoImage = errors.New("harness: image not in report")
 // Credentials returns the credentials the kubelet hands to the runtime for image (as it was
 // given to Check), in the order the runtime tries them. The report must have been made with
 // secrets shown.
-func Credentials(r *plugin.Report, image string) ([]Credential, error) {
+func Credentials(r *kubelet.Report, image string) ([]Credential, error) {
 	img, err := ImageOf(r, image)
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func Credentials(r *plugin.Report, image string) ([]Credential, error) {
 }
 
 // ImageOf returns the report for image (as it was given to Check).
-func ImageOf(r *plugin.Report, image string) (*plugin.ImageReport, error) {
+func ImageOf(r *kubelet.Report, image string) (*kubelet.ImageReport, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: no report", ErrNoImage)
 	}
@@ -143,7 +143,7 @@ func ImageOf(r *plugin.Report, image string) (*plugin.ImageReport, error) {
 }
 
 // ProviderOf returns the report of the provider called name for image.
-func ProviderOf(img *plugin.ImageReport, name string) (*plugin.ProviderReport, bool) {
+func ProviderOf(img *kubelet.ImageReport, name string) (*kubelet.ProviderReport, bool) {
 	for i := range img.Providers {
 		if img.Providers[i].Name == name {
 			return &img.Providers[i], true

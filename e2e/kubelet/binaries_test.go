@@ -16,7 +16,7 @@ import (
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
-	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
+	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 )
 
 // The real binaries of the root module, driven by the kubelet's code. For each image the
@@ -42,7 +42,7 @@ type pull struct {
 
 // pullAll pulls the images in turn through the kubelet's code, then checks them all in one
 // pullkeys check run (which caches answers as the kubelet does), and compares.
-func pullAll(t *testing.T, s *scenario, p pod, sa *pkplugin.ServiceAccount, pulls []pull) [][]cred {
+func pullAll(t *testing.T, s *scenario, p pod, sa *pkkubelet.ServiceAccount, pulls []pull) [][]cred {
 	t.Helper()
 	var got [][]cred
 	var images []string
@@ -65,7 +65,7 @@ func pullAll(t *testing.T, s *scenario, p pod, sa *pkplugin.ServiceAccount, pull
 		if diff := cmp.Diff(got[i], checkCreds(img)); diff != "" {
 			t.Errorf("pullkeys check of %s mismatch with the kubelet (-kubelet +check):\n%s\nreport:\n%s", img.Image, diff, reportText(t, rep))
 		}
-		if img.Status == pkplugin.StatusError {
+		if img.Status == pkkubelet.StatusError {
 			t.Errorf("pullkeys check of %s: status error:\n%s", img.Image, reportText(t, rep))
 		}
 	}
@@ -195,7 +195,7 @@ func TestECRBinaryServiceAccount(t *testing.T) {
 
 	image := host + "/team/app"
 	puller := pod{Namespace: "apps", Name: "p", UID: "pod-uid", ServiceAccount: "puller"}
-	got := pullAll(t, s, puller, &pkplugin.ServiceAccount{Token: saToken, Annotations: map[string]string{ecr.AnnotationRoleARN: role}}, []pull{{image, nil}})
+	got := pullAll(t, s, puller, &pkkubelet.ServiceAccount{Token: saToken, Annotations: map[string]string{ecr.AnnotationRoleARN: role}}, []pull{{image, nil}})
 	sts := srv.Requests(ecrtest.AssumeRoleWithWebIdentity)
 	if len(sts) == 0 || sts[0].WebIdentityToken != saToken || sts[0].RoleARN != role {
 		t.Fatalf("AssumeRoleWithWebIdentity calls %+v, want one with the service account token and role %s", sts, role)
@@ -291,7 +291,7 @@ func TestGCRBinaryWorkloadIdentity(t *testing.T) {
 	image := "europe-docker.pkg.dev/" + project + "/repo/app"
 	want := []cred{{gcr.Username, gcrtest.ImpersonatedToken(gcrtest.FederatedToken(saToken), gsaEmail)}}
 	pullAll(t, s, pod{Namespace: "apps", Name: "p", UID: "pod-uid", ServiceAccount: "puller"},
-		&pkplugin.ServiceAccount{Token: saToken, Annotations: map[string]string{gcr.AnnotationGSA: gsaEmail}},
+		&pkkubelet.ServiceAccount{Token: saToken, Annotations: map[string]string{gcr.AnnotationGSA: gsaEmail}},
 		[]pull{{image, want}})
 	if n := md.TotalCalls(); n != 0 {
 		t.Errorf("the metadata server got %d calls: a pod's pull must not use the node's identity", n)

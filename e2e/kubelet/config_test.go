@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
+	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 )
 
 // configCase is a --image-credential-provider-config (one file, or a directory of files).
@@ -193,7 +193,7 @@ func TestConfigValidation(t *testing.T) {
 			if (kerr == nil) != tc.valid {
 				t.Fatalf("the kubelet accepted the config: %v (%v), want %v", kerr == nil, kerr, tc.valid)
 			}
-			_, problems := pkplugin.LoadConfig(path, binDir)
+			_, problems := pkkubelet.LoadConfig(path, binDir)
 			if ours := len(problems.Errors()) == 0; ours != tc.valid {
 				t.Errorf("pullkeys LoadConfig accepted the config: %v (%v); the kubelet: %v (%v)", ours, problems, tc.valid, kerr)
 			}
@@ -206,7 +206,7 @@ func TestConfigValidation(t *testing.T) {
 			image := s.image("reg", "app")
 			lookup(t, image, pod{})
 			kubeletExecs := len(s.execs())
-			rep, err := pkplugin.Check(t.Context(), pkplugin.CheckOptions{ConfigPath: path, BinDir: binDir, Images: []string{image}})
+			rep, err := pkkubelet.Check(t.Context(), pkkubelet.CheckOptions{ConfigPath: path, BinDir: binDir, Images: []string{image}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,9 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 const (
@@ -35,7 +35,7 @@ type rawCase struct {
 	stdout     string
 	accept     bool // the kubelet accepts the answer
 	// disagree, when set, documents a known disagreement of pullkeys (providers.DecodeResponse
-	// and plugin.Check) with the kubelet on this answer. The test fails when it goes away, so
+	// and kubelet.Check) with the kubelet on this answer. The test fails when it goes away, so
 	// that the note is removed with the fix.
 	disagree string
 }
@@ -95,7 +95,7 @@ func rawCases() []rawCase {
 }
 
 // TestResponseDecoding writes each answer verbatim on a plugin's stdout and asks the kubelet's
-// code whether it accepts it, then asks pullkeys (providers.DecodeResponse and plugin.Check):
+// code whether it accepts it, then asks pullkeys (providers.DecodeResponse and kubelet.Check):
 // they must agree, and on an accepted answer give the same credentials.
 func TestResponseDecoding(t *testing.T) {
 	for _, tc := range rawCases() {
@@ -141,7 +141,7 @@ func (s *scenario) kubeletOnRaw(stdout, apiVersion string) rawVerdict {
 	return rawVerdict{accepted: !strings.Contains(logged, kubeletRejected), creds: creds, log: logged}
 }
 
-// pullkeysOnRaw is the verdict of providers.DecodeResponse and of plugin.Check on stdout.
+// pullkeysOnRaw is the verdict of providers.DecodeResponse and of kubelet.Check on stdout.
 func pullkeysOnRaw(t *testing.T, s *scenario, stdout, apiVersion string) rawVerdict {
 	t.Helper()
 	if apiVersion == "" {
@@ -167,18 +167,18 @@ func pullkeysOnRaw(t *testing.T, s *scenario, stdout, apiVersion string) rawVerd
 		}
 	}
 
-	// plugin.Check, with secrets masked: its report must not hold the password either.
-	rep, cerr := pkplugin.Check(t.Context(), pkplugin.CheckOptions{ConfigPath: s.configPath, BinDir: s.binDir, Images: []string{image}})
+	// kubelet.Check, with secrets masked: its report must not hold the password either.
+	rep, cerr := pkkubelet.Check(t.Context(), pkkubelet.CheckOptions{ConfigPath: s.configPath, BinDir: s.binDir, Images: []string{image}})
 	if cerr != nil {
 		t.Fatal(cerr)
 	}
 	pr := rep.Images[0].Providers[0]
 	checkAccepted := pr.Answer != nil
 	if checkAccepted != v.accepted {
-		t.Errorf("plugin.Check accepted the answer: %v (error %q), providers.DecodeResponse: %v", checkAccepted, pr.Error, v.accepted)
+		t.Errorf("kubelet.Check accepted the answer: %v (error %q), providers.DecodeResponse: %v", checkAccepted, pr.Error, v.accepted)
 	}
 	if text := reportText(t, rep); strings.Contains(text, rawSecret) {
-		t.Errorf("plugin.Check's report holds the answer's password:\n%s", text)
+		t.Errorf("kubelet.Check's report holds the answer's password:\n%s", text)
 	}
 	return v
 }
@@ -201,7 +201,7 @@ func compareRaw(t *testing.T, tc rawCase, kubelet, ours rawVerdict) {
 	}
 }
 
-func reportText(t *testing.T, rep *pkplugin.Report) string {
+func reportText(t *testing.T, rep *pkkubelet.Report) string {
 	t.Helper()
 	var b strings.Builder
 	if err := rep.WriteText(&b); err != nil {

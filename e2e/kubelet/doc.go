@@ -6,6 +6,6 @@
 // The tests register plugins through the kubelet's RegisterCredentialProviderPlugins and
 // pull through NewExternalCredentialProviderDockerKeyring(...).Lookup, exactly as the image
 // manager does, and compare what the kubelet does with what pullkeys says it does
-// (providers.DecodeResponse, providers/plugin.Check and LoadConfig, providers/keyring).
+// (providers.DecodeResponse, kubelet.Check and LoadConfig, providers/keyring).
 // Where they disagree, the kubelet is right. See README.md.
 package kubelet

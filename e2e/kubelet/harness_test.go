@@ -26,8 +26,8 @@ import (
 	kubeletplugin "k8s.io/kubernetes/pkg/credentialprovider/plugin"
 	"k8s.io/kubernetes/pkg/util/parsers"
 
+	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // The suite registers providers with the kubelet's process-global registry, which never
@@ -36,15 +36,10 @@ import (
 // registered by one scenario never matches an image of another.
 
 func TestMain(m *testing.M) {
-	// A kubelet started by restartKubelet: before anything else, so that it keeps the
-	// environment of the process that started it, PULLKEYS_CACHE_DIR included.
-	if len(os.Args) > 1 && os.Args[1] == restartedKubeletArg {
-		os.Exit(restartedKubelet(os.Args[2:]))
-	}
 	flag.Parse()
 	captureKlog()
 	// The kubelet's plugins inherit this process's environment: their default cache directory
-	// (answers, tokens) must never be the node's own /var/lib/kubelet/pullkeys.
+	// must never be the node's own /var/lib/kubelet/pullkeys.
 	cacheDir, err := os.MkdirTemp("", "pullkeys-kubelet-e2e-cache-")
 	if err != nil {
 		panic(err)
@@ -111,10 +106,6 @@ const (
 	GCR       = "gcr-credential-provider"
 )
 
-// fullSuffix names a front's full plugin (ecr-credential-provider-full), which binary builds
-// next to the front.
-const fullSuffix = "-full"
-
 var buildOnce = &builds{done: map[string]*buildResult{}}
 
 type builds struct {
@@ -156,11 +147,6 @@ func binary(t testing.TB, name string) string {
 	} else {
 		cmd.Dir = filepath.Join("..", "..") // the root module
 		cmd.Args = append(cmd.Args, "./cmd/"+name)
-		// A front runs its full plugin, <name>-full, from its own directory: the directory of
-		// the file the scenarios' bin dirs link to.
-		if info, err := os.Stat(filepath.Join(cmd.Dir, "cmd", name+fullSuffix)); err == nil && info.IsDir() {
-			cmd.Args = append(cmd.Args, "./cmd/"+name+fullSuffix)
-		}
 	}
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -251,13 +237,13 @@ func (s *scenario) fake(kv ...string) configv1.CredentialProvider {
 
 // register writes the config, links each provider's binary into the bin dir and registers
 // the providers with the kubelet's RegisterCredentialProviderPlugins. It also loads the
-// config with pullkeys (providers/plugin.LoadConfig), which must agree that it is valid.
+// config with pullkeys (kubelet.LoadConfig), which must agree that it is valid.
 func (s *scenario) register(api *fakeAPI, ps ...configv1.CredentialProvider) {
 	s.t.Helper()
 	if err := s.tryRegister(api, ps...); err != nil {
 		s.t.Fatalf("RegisterCredentialProviderPlugins: %v", err)
 	}
-	_, problems := pkplugin.LoadConfig(s.configPath, s.binDir)
+	_, problems := pkkubelet.LoadConfig(s.configPath, s.binDir)
 	if errs := problems.Errors(); len(errs) > 0 {
 		s.t.Fatalf("the kubelet accepts the config, pullkeys LoadConfig reports %v", errs)
 	}
@@ -358,7 +344,7 @@ func lookup(t *testing.T, image string, p pod) []cred {
 	return out
 }
 
-// kubeletLookup is lookup outside a test, for a restarted kubelet (restartKubelet).
+// kubeletLookup asks the kubelet's keyring for image as pod p.
 func kubeletLookup(image string, p pod) ([]cred, error) {
 	repo, _, _, err := parsers.ParseImageName(image)
 	if err != nil {
@@ -373,11 +359,11 @@ func kubeletLookup(image string, p pod) ([]cred, error) {
 	return out, nil
 }
 
-// check runs pullkeys check (providers/plugin.Check) on the scenario's config, with its execs
+// check runs pullkeys check (kubelet.Check) on the scenario's config, with its execs
 // logged to the scenario's check log.
-func (s *scenario) check(images []string, sa *pkplugin.ServiceAccount) *pkplugin.Report {
+func (s *scenario) check(images []string, sa *pkkubelet.ServiceAccount) *pkkubelet.Report {
 	s.t.Helper()
-	rep, err := pkplugin.Check(context.Background(), pkplugin.CheckOptions{
+	rep, err := pkkubelet.Check(context.Background(), pkkubelet.CheckOptions{
 		ConfigPath:     s.configPath,
 		BinDir:         s.binDir,
 		Images:         images,
@@ -392,7 +378,7 @@ func (s *scenario) check(images []string, sa *pkplugin.ServiceAccount) *pkplugin
 }
 
 // checkCreds returns the credentials of an image of a Check report.
-func checkCreds(img pkplugin.ImageReport) []cred {
+func checkCreds(img pkkubelet.ImageReport) []cred {
 	out := []cred{}
 	for _, c := range img.Credentials {
 		out = append(out, cred{Username: c.Username, Password: c.Password})

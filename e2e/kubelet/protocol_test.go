@@ -9,9 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/kubernetes/pkg/util/parsers"
 
+	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // repo is the image as the kubelet sends it to plugins.
@@ -26,7 +26,7 @@ func repo(t *testing.T, image string) string {
 
 // TestAPIVersions drives the fake plugin (providers.Execute) through the kubelet's
 // registration and keyring in each protocol version: the kubelet's request reaches the
-// provider decoded as sent, byte for byte what pullkeys would send (plugin.EncodeRequest),
+// provider decoded as sent, byte for byte what pullkeys would send (kubelet.EncodeRequest),
 // the config's args reach the shared flag parser, and the kubelet's strict decoder accepts
 // the answer.
 func TestAPIVersions(t *testing.T) {
@@ -53,7 +53,7 @@ func TestAPIVersions(t *testing.T) {
 			if diff := cmp.Diff(p.Args, rec.Args); diff != "" {
 				t.Errorf("plugin argv mismatch (-config +got):\n%s", diff)
 			}
-			wantReq, err := pkplugin.EncodeRequest(&providers.Request{Image: repo(t, image)}, v)
+			wantReq, err := pkkubelet.EncodeRequest(&providers.Request{Image: repo(t, image)}, v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -290,7 +290,7 @@ func TestProviderError(t *testing.T) {
 	}
 	rep := s.check([]string{image}, nil)
 	pr := rep.Images[0].Providers[0]
-	if rep.Images[0].Status != pkplugin.StatusError || pr.Exec == nil || !strings.Contains(pr.Exec.Stderr, "registry backend unavailable") {
+	if rep.Images[0].Status != pkkubelet.StatusError || pr.Exec == nil || !strings.Contains(pr.Exec.Stderr, "registry backend unavailable") {
 		t.Errorf("pullkeys check of a failing plugin: status %q, provider %+v; want status error with the plugin's stderr", rep.Images[0].Status, pr)
 	}
 }

@@ -11,8 +11,8 @@ import (
 	configv1 "k8s.io/kubelet/config/v1"
 	"k8s.io/kubernetes/pkg/features"
 
+	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	pkplugin "github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 const (
@@ -52,7 +52,7 @@ func TestServiceAccountToken(t *testing.T) {
 	api.addAccount("ns1", "builder", "uid-builder", map[string]string{roleKey: "puller", optionalKey: "o", "example.com/unlisted": "x"})
 	api.addAccount("ns1", "deployer", "uid-deployer", map[string]string{roleKey: "deployer"})
 	s := newScenario(t)
-	p := s.tokenProvider(pkplugin.CacheTypeServiceAccount, true, []string{roleKey}, []string{optionalKey, absentKey})
+	p := s.tokenProvider(pkkubelet.CacheTypeServiceAccount, true, []string{roleKey}, []string{optionalKey, absentKey})
 	s.register(api, p)
 	image := s.image("reg", "team/app:1")
 	builder := pod{Namespace: "ns1", Name: "pod-a", UID: "pod-uid-a", ServiceAccount: "builder"}
@@ -69,12 +69,12 @@ func TestServiceAccountToken(t *testing.T) {
 		t.Errorf("the plugin decoded %+v, want token sa-token-1 and annotations %v", d, wantAnnotations)
 	}
 	// The request is what pullkeys builds and encodes for the same service account.
-	req, skip := pkplugin.BuildRequest(pkplugin.Provider{CredentialProvider: p}, repo(t, image),
-		&pkplugin.ServiceAccount{Token: "sa-token-1", Annotations: map[string]string{roleKey: "puller", optionalKey: "o", "example.com/unlisted": "x"}})
+	req, skip := pkkubelet.BuildRequest(pkkubelet.Provider{CredentialProvider: p}, repo(t, image),
+		&pkkubelet.ServiceAccount{Token: "sa-token-1", Annotations: map[string]string{roleKey: "puller", optionalKey: "o", "example.com/unlisted": "x"}})
 	if skip != "" {
 		t.Fatalf("BuildRequest skips the plugin: %s", skip)
 	}
-	wantReq, err := pkplugin.EncodeRequest(req, providers.APIVersionV1)
+	wantReq, err := pkkubelet.EncodeRequest(req, providers.APIVersionV1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestServiceAccountToken(t *testing.T) {
 	}
 
 	// pullkeys check with the same service account gives the same credentials.
-	rep := s.check([]string{image}, &pkplugin.ServiceAccount{Token: "sa-token-1", Annotations: map[string]string{roleKey: "puller"}})
+	rep := s.check([]string{image}, &pkkubelet.ServiceAccount{Token: "sa-token-1", Annotations: map[string]string{roleKey: "puller"}})
 	if diff := cmp.Diff(pass(1), checkCreds(rep.Images[0])); diff != "" {
 		t.Errorf("pullkeys check mismatch (-kubelet +check):\n%s", diff)
 	}
@@ -138,15 +138,15 @@ func TestServiceAccountCacheType(t *testing.T) {
 		execs int
 	}{
 		{
-			name: "Token, new token, new exec", cacheType: pkplugin.CacheTypeToken, tokens: []string{"tok-a", "tok-b"},
+			name: "Token, new token, new exec", cacheType: pkkubelet.CacheTypeToken, tokens: []string{"tok-a", "tok-b"},
 			want: [][]cred{{{"user", "tok-a"}}, {{"user", "tok-b"}}}, execs: 2,
 		},
 		{
-			name: "Token, same token, cached", cacheType: pkplugin.CacheTypeToken, tokens: []string{"tok-same"},
+			name: "Token, same token, cached", cacheType: pkkubelet.CacheTypeToken, tokens: []string{"tok-same"},
 			want: [][]cred{{{"user", "tok-same"}}, {{"user", "tok-same"}}}, execs: 1,
 		},
 		{
-			name: "ServiceAccount refuses the echoed token", cacheType: pkplugin.CacheTypeServiceAccount, tokens: []string{"tok-echo-1", "tok-echo-2"},
+			name: "ServiceAccount refuses the echoed token", cacheType: pkkubelet.CacheTypeServiceAccount, tokens: []string{"tok-echo-1", "tok-echo-2"},
 			want: [][]cred{{}, {}}, execs: 2,
 		},
 	}
@@ -175,11 +175,11 @@ func TestServiceAccountCacheType(t *testing.T) {
 				}
 			}
 
-			rep := s.check([]string{image}, &pkplugin.ServiceAccount{Token: tt.tokens[0]})
+			rep := s.check([]string{image}, &pkkubelet.ServiceAccount{Token: tt.tokens[0]})
 			if diff := cmp.Diff(tt.want[0], checkCreds(rep.Images[0])); diff != "" {
 				t.Errorf("pullkeys check mismatch (-kubelet +check):\n%s", diff)
 			}
-			if text := reportText(t, rep); strings.Contains(text, tt.tokens[0]) && tt.cacheType == pkplugin.CacheTypeServiceAccount {
+			if text := reportText(t, rep); strings.Contains(text, tt.tokens[0]) && tt.cacheType == pkkubelet.CacheTypeServiceAccount {
 				t.Errorf("pullkeys check's report holds the service account token:\n%s", text)
 			}
 		})
@@ -197,12 +197,12 @@ func TestServiceAccountSkips(t *testing.T) {
 		api      *fakeAPI
 		exec     bool
 		token    string
-		checkSA  *pkplugin.ServiceAccount
+		checkSA  *pkkubelet.ServiceAccount
 	}{
 		{
 			name: "required annotation missing", require: true, required: []string{roleKey},
 			pod:  pod{Namespace: "ns", Name: "p", UID: "u", ServiceAccount: "plain"},
-			exec: false, checkSA: &pkplugin.ServiceAccount{Token: "t"},
+			exec: false, checkSA: &pkkubelet.ServiceAccount{Token: "t"},
 		},
 		{
 			name: "no service account, requireServiceAccount true", require: true,
@@ -217,7 +217,7 @@ func TestServiceAccountSkips(t *testing.T) {
 		{
 			name: "required annotation present", require: true, required: []string{roleKey},
 			pod:  pod{Namespace: "ns", Name: "p", UID: "u", ServiceAccount: "annotated"},
-			exec: true, token: "tok", checkSA: &pkplugin.ServiceAccount{Token: "tok", Annotations: map[string]string{roleKey: "r"}},
+			exec: true, token: "tok", checkSA: &pkkubelet.ServiceAccount{Token: "tok", Annotations: map[string]string{roleKey: "r"}},
 		},
 	}
 	for _, tt := range tests {
@@ -226,7 +226,7 @@ func TestServiceAccountSkips(t *testing.T) {
 			api.addAccount("ns", "plain", "uid-plain", nil)
 			api.addAccount("ns", "annotated", "uid-annotated", map[string]string{roleKey: "r"})
 			s := newScenario(t)
-			s.register(api, s.tokenProvider(pkplugin.CacheTypeServiceAccount, tt.require, tt.required, nil))
+			s.register(api, s.tokenProvider(pkkubelet.CacheTypeServiceAccount, tt.require, tt.required, nil))
 			image := s.image("reg", "app")
 			got := lookup(t, image, tt.pod)
 			execs := s.execs()
@@ -262,7 +262,7 @@ func TestServiceAccountTokenRefused(t *testing.T) {
 	api := &fakeAPI{} // no tokens: every TokenRequest fails
 	api.addAccount("ns", "sa", "uid", nil)
 	s := newScenario(t)
-	s.register(api, s.tokenProvider(pkplugin.CacheTypeServiceAccount, true, nil, nil))
+	s.register(api, s.tokenProvider(pkkubelet.CacheTypeServiceAccount, true, nil, nil))
 	image := s.image("reg", "app")
 	mark := kubeletLog.Len()
 	if got := lookup(t, image, pod{Namespace: "ns", Name: "p", UID: "u", ServiceAccount: "sa"}); len(got) != 0 {

@@ -247,7 +247,6 @@ func checkVersion(t *testing.T, files map[string]archived, opts Options) {
 	}
 }
 
-
 func TestReleaseRejectsBadInput(t *testing.T) {
 	tests := []struct {
 		name string

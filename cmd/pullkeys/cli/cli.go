@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pullkeys/pullkeys/dockercfg/pullsecret"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/pullsecret"
 )
 
 // Exit statuses of Run.
@@ -193,11 +193,11 @@ func (c *command) writeJSON(v any) error {
 
 // validateResult is the JSON output of validate. Providers hide their env values.
 type validateResult struct {
-	OK        bool              `json:"ok"`
-	Config    string            `json:"config"`
-	Files     []string          `json:"files"`
-	Providers []plugin.Provider `json:"providers"`
-	Problems  plugin.Problems   `json:"problems"`
+	OK        bool               `json:"ok"`
+	Config    string             `json:"config"`
+	Files     []string           `json:"files"`
+	Providers []kubelet.Provider `json:"providers"`
+	Problems  kubelet.Problems   `json:"problems"`
 }
 
 func (c *command) validate(args []string) error {
@@ -225,7 +225,7 @@ about a <name>-full left beside a provider by an earlier pullkeys.`)
 	if err := checkOutput(*out); err != nil {
 		return err
 	}
-	cfg, problems := plugin.LoadConfig(*config, *binDir)
+	cfg, problems := kubelet.LoadConfig(*config, *binDir)
 	if *binDir != "" {
 		problems = append(problems, checkStrayFull(cfg, *binDir)...)
 	}
@@ -234,10 +234,10 @@ about a <name>-full left beside a provider by an earlier pullkeys.`)
 		res.Files = []string{}
 	}
 	if res.Problems == nil {
-		res.Problems = plugin.Problems{}
+		res.Problems = kubelet.Problems{}
 	}
 	if res.Providers == nil {
-		res.Providers = []plugin.Provider{}
+		res.Providers = []kubelet.Provider{}
 	}
 	if *out == "json" {
 		if err := c.writeJSON(res); err != nil {
@@ -266,16 +266,16 @@ about a <name>-full left beside a provider by an earlier pullkeys.`)
 // checkStrayFull warns about each provider whose binary has a <name>-full beside it in binDir:
 // pullkeys releases before one file per plugin shipped each plugin as a front and its -full,
 // and an installation that kept the -full file has a binary nothing runs any more.
-func checkStrayFull(cfg *plugin.Config, binDir string) plugin.Problems {
-	var problems plugin.Problems
+func checkStrayFull(cfg *kubelet.Config, binDir string) kubelet.Problems {
+	var problems kubelet.Problems
 	for _, p := range cfg.Providers {
 		for _, name := range []string{p.Name + "-full", p.Name + "-full.exe"} {
 			fi, err := os.Stat(filepath.Join(binDir, name))
 			if err != nil || fi.IsDir() {
 				continue
 			}
-			problems = append(problems, plugin.Problem{
-				Severity: plugin.SeverityWarning,
+			problems = append(problems, kubelet.Problem{
+				Severity: kubelet.SeverityWarning,
 				File:     p.File,
 				Field:    fmt.Sprintf("providers[%d].name", p.Index),
 				Type:     "Stray file",
@@ -321,7 +321,7 @@ func (s *serviceAccountFlags) register(fs *flag.FlagSet) {
 	fs.Var(s.annotations, "service-account-annotation", "an annotation of the service account, `KEY=VALUE` (repeatable); only the keys listed in a provider's tokenAttributes are passed on")
 }
 
-func (s *serviceAccountFlags) account(stdin io.Reader) (*plugin.ServiceAccount, error) {
+func (s *serviceAccountFlags) account(stdin io.Reader) (*kubelet.ServiceAccount, error) {
 	if s.token != "" && s.tokenFile != "" {
 		return nil, fmt.Errorf("%w: give --service-account-token or --service-account-token-file, not both", errUsage)
 	}
@@ -348,7 +348,7 @@ func (s *serviceAccountFlags) account(stdin io.Reader) (*plugin.ServiceAccount, 
 		}
 		return nil, nil
 	}
-	return &plugin.ServiceAccount{Token: token, Annotations: s.annotations}, nil
+	return &kubelet.ServiceAccount{Token: token, Annotations: s.annotations}, nil
 }
 
 func (c *command) check(ctx context.Context, args []string) error {
@@ -368,7 +368,7 @@ for every image).`)
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir (required)")
 	showSecrets := fs.Bool("show-secrets", false, "show passwords instead of masking them")
 	noCache := fs.Bool("no-kubelet-cache", false, "exec the plugins for every image instead of reusing answers the kubelet would have cached")
-	timeout := fs.Duration("timeout", plugin.DefaultTimeout, "kill a plugin after this long (the kubelet's limit is a fixed 1m)")
+	timeout := fs.Duration("timeout", kubelet.DefaultTimeout, "kill a plugin after this long (the kubelet's limit is a fixed 1m)")
 	verbosity := fs.Int("v", 0, "log progress on stderr at this verbosity")
 	var sa serviceAccountFlags
 	sa.register(fs)
@@ -398,7 +398,7 @@ for every image).`)
 	if *verbosity <= 0 {
 		log = nil
 	}
-	report, err := plugin.Check(ctx, plugin.CheckOptions{
+	report, err := kubelet.Check(ctx, kubelet.CheckOptions{
 		ConfigPath:     *config,
 		BinDir:         *binDir,
 		Images:         images,
@@ -472,7 +472,7 @@ tokenAttributes. Try:
 		req.ServiceAccountToken = account.Token
 		req.ServiceAccountAnnotations = account.Annotations
 	}
-	data, err := plugin.EncodeRequest(req, version)
+	data, err := kubelet.EncodeRequest(req, version)
 	if err != nil {
 		return err
 	}

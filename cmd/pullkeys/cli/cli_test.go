@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // The test binary doubles as the plugins: linked as fakecli-ok it answers with the credential
@@ -172,7 +172,7 @@ BAD: 1 file(s), 1 provider(s) [a/b]: invalid (4 error(s)): the kubelet refuses t
 	code, stdout, _ = run(t, "", "validate", "-o", "json", "--config", bad)
 	var got struct {
 		OK        bool
-		Problems  plugin.Problems
+		Problems  kubelet.Problems
 		Providers []struct {
 			Env []struct{ Name, Value string }
 		}
@@ -341,7 +341,7 @@ func TestRunCheck(t *testing.T) {
 	t.Run("json", func(t *testing.T) {
 		t.Parallel()
 		code, stdout, _ := run(t, "", "check", "--config", config, "--bin-dir", bin, "-o", "json", "nginx", "docker.io/x/y")
-		var r plugin.Report
+		var r kubelet.Report
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 			t.Fatalf("Run(check -o json) output does not decode: %v\n%s", err, stdout)
 		}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pullkeys/pullkeys/dockercfg"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // Exit statuses of Command.
@@ -184,7 +184,7 @@ func create(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Var(&providerArgs, "provider-arg", "argument for the plugin, as in the kubelet config's args (repeatable)")
 	fs.Var(&providerEnv, "provider-env", "NAME=VALUE for the plugin's environment, as in the kubelet config's env (repeatable)")
 	fs.StringVar(&apiVersion, "api-version", "v1", "apiVersion of the request to the plugin: v1, v1beta1 or v1alpha1 (the provider's apiVersion in the kubelet config)")
-	fs.DurationVar(&timeout, "timeout", plugin.DefaultTimeout, "kill the plugin after this long (the kubelet's limit is 1m)")
+	fs.DurationVar(&timeout, "timeout", kubelet.DefaultTimeout, "kill the plugin after this long (the kubelet's limit is 1m)")
 	fs.StringVar(&namespace, "namespace", "", "namespace of the Secret (left out when empty, as kubectl does without -n)")
 	fs.StringVar(&namespace, "n", "", "shorthand for --namespace")
 	fs.StringVar(&output, "output", FormatYAML, "output format: yaml or json")

@@ -1,4 +1,4 @@
-// Package plugin is the kubelet's side of the image credential provider exec protocol, as a
+// Package kubelet is the kubelet's side of the image credential provider exec protocol, as a
 // library: read and validate a CredentialProviderConfig, pick the providers for an image, exec a
 // plugin and judge its answer exactly as the kubelet does (k8s.io/kubernetes
 // pkg/credentialprovider/plugin), and show every step. The pullkeys command and the end-to-end
@@ -81,4 +81,4 @@
 // the plugin's own diagnostics that the kubelet copies into its log, is reported with the
 // service account token and the answer's passwords redacted. Env values of the config are
 // never reported, only their names.
-package plugin
+package kubelet

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 func TestFromProvider(t *testing.T) {
@@ -132,12 +132,12 @@ func TestFromProviderFailures(t *testing.T) {
 		want    string
 	}{
 		{name: "plugin fails: its stderr, env values redacted", binary: fakeBinary(t, "fail"), env: []string{"FAKE_SECRET=" + secret},
-			wantErr: plugin.ErrExit, want: "plugin stderr: fail: cannot reach the registry API with token [redacted]"},
-		{name: "text on stdout", binary: fakeBinary(t, "garbage"), wantErr: plugin.ErrResponse, want: "stdout does not start with a JSON object"},
+			wantErr: kubelet.ErrExit, want: "plugin stderr: fail: cannot reach the registry API with token [redacted]"},
+		{name: "text on stdout", binary: fakeBinary(t, "garbage"), wantErr: kubelet.ErrResponse, want: "stdout does not start with a JSON object"},
 		{name: "answer in another apiVersion", binary: fakeBinary(t, "wrong-version"), wantErr: providers.ErrUnsupportedVersion, want: `"credentialprovider.kubelet.k8s.io/v1beta1", expected "credentialprovider.kubelet.k8s.io/v1"`},
-		{name: "binary missing", binary: missing, wantErr: plugin.ErrStart},
-		{name: "binary not executable", binary: notExec, wantErr: plugin.ErrStart},
-		{name: "not in PATH", binary: "no-such-plugin-in-path", wantErr: plugin.ErrStart, want: "not found in $PATH"},
+		{name: "binary missing", binary: missing, wantErr: kubelet.ErrStart},
+		{name: "binary not executable", binary: notExec, wantErr: kubelet.ErrStart},
+		{name: "not in PATH", binary: "no-such-plugin-in-path", wantErr: kubelet.ErrStart, want: "not found in $PATH"},
 		{name: "bad env entry", binary: fakeBinary(t, "answer"), env: []string{"NOEQUALS"}, wantErr: ErrInvalid},
 	}
 	for _, tc := range tests {

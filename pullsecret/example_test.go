@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pullkeys/pullkeys/dockercfg/pullsecret"
+	"github.com/pullkeys/pullkeys/pullsecret"
 )
 
 // Create makes the Secret kubectl create secret docker-registry makes, byte for byte.

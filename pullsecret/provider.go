@@ -13,9 +13,9 @@ import (
 	configv1 "k8s.io/kubelet/config/v1"
 
 	"github.com/pullkeys/pullkeys/dockercfg"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // ProviderOptions says how to run an image credential provider plugin for FromProvider. The
@@ -54,7 +54,7 @@ func ParseAPIVersion(s string) (string, error) {
 }
 
 // FromProvider runs a credential provider plugin for each image exactly as the kubelet does
-// (see plugin.Exec: the request in the chosen apiVersion on stdin, the answer decoded strictly
+// (see kubelet.Exec: the request in the chosen apiVersion on stdin, the answer decoded strictly
 // in that version) and returns the answer's credentials that the kubelet would use for the
 // image (keyring.Lookup: every matching key, in the kubelet's order, and Docker Hub's fallback
 // to index.docker.io), as docker config entries.
@@ -82,7 +82,7 @@ func FromProvider(ctx context.Context, images []string, opts ProviderOptions) ([
 	if err != nil {
 		return nil, err
 	}
-	entry := plugin.Provider{CredentialProvider: configv1.CredentialProvider{
+	entry := kubelet.Provider{CredentialProvider: configv1.CredentialProvider{
 		Name:       name,
 		Args:       opts.Args,
 		APIVersion: apiVersion,
@@ -102,7 +102,7 @@ func FromProvider(ctx context.Context, images []string, opts ProviderOptions) ([
 		if err != nil {
 			return nil, fmt.Errorf("from provider %s: %w", name, err)
 		}
-		res := plugin.Exec(ctx, binDir, entry, &providers.Request{Image: norm}, plugin.ExecOptions{Timeout: opts.Timeout, Environ: opts.Environ})
+		res := kubelet.Exec(ctx, binDir, entry, &providers.Request{Image: norm}, kubelet.ExecOptions{Timeout: opts.Timeout, Environ: opts.Environ})
 		if res.Err != nil {
 			return nil, execError(name, norm, res, entry.Env)
 		}
@@ -190,7 +190,7 @@ func locate(binary string) (binDir, name string, err error) {
 	path := binary
 	if !strings.ContainsRune(path, '/') && !strings.ContainsRune(path, filepath.Separator) {
 		if path, err = exec.LookPath(binary); err != nil {
-			return "", "", fmt.Errorf("from provider %s: %w: not found in $PATH", binary, plugin.ErrStart)
+			return "", "", fmt.Errorf("from provider %s: %w: not found in $PATH", binary, kubelet.ErrStart)
 		}
 	}
 	abs, err := filepath.Abs(path)
@@ -203,7 +203,7 @@ func locate(binary string) (binDir, name string, err error) {
 // execError describes a failed exec with what the kubelet would log: the error, the hint about
 // stdout, and the plugin's stderr, with the values of the env given to the plugin (credentials,
 // often) redacted.
-func execError(name, image string, res *plugin.ExecResult, env []configv1.ExecEnvVar) error {
+func execError(name, image string, res *kubelet.ExecResult, env []configv1.ExecEnvVar) error {
 	var extra string
 	if res.Hint != "" {
 		extra += " (" + res.Hint + ")"

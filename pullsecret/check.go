@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullkeys/pullkeys/dockercfg"
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers/keyring"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // MaxSecretBytes is the largest Secret the API server stores (its data, 1 MiB); Check reads
@@ -88,7 +88,7 @@ type ImageResult struct {
 	// (index.docker.io), as the kubelet does for Docker Hub images.
 	DockerHubFallback bool `json:"dockerHubFallback,omitempty"`
 	// Misses say, when nothing matches, why each key does not.
-	Misses []plugin.PatternResult `json:"misses,omitempty"`
+	Misses []kubelet.PatternResult `json:"misses,omitempty"`
 }
 
 // Report is what Check found.
@@ -685,7 +685,7 @@ func (r *Report) finish() {
 		if r.opts.ShowSecrets {
 			regs[i].Password = regs[i].password
 		} else {
-			regs[i].Password = plugin.Mask(regs[i].password)
+			regs[i].Password = kubelet.Mask(regs[i].password)
 		}
 		if regs[i].Pattern != "" {
 			byPattern[regs[i].Pattern] = append(byPattern[regs[i].Pattern], regs[i].Key)
@@ -741,7 +741,7 @@ func (r *Report) images() {
 		}
 		res.DockerHubFallback = len(res.Uses) > 0 && !direct
 		if len(res.Uses) == 0 {
-			_, res.Misses = plugin.ExplainMatch(slices.Compact(slices.Clone(patterns)), norm)
+			_, res.Misses = kubelet.ExplainMatch(slices.Compact(slices.Clone(patterns)), norm)
 			r.errorf(imageField+image, "no entry matches %s: pulls of it get no credentials from this Secret", norm)
 		}
 		r.Images = append(r.Images, res)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // FuzzCheck feeds check anything: it must not panic, must render its report, must list the
@@ -53,7 +53,7 @@ func fuzzCheck(t *testing.T, data []byte) {
 		if i > 0 && r.Registries[i-1].Pattern < reg.Pattern {
 			t.Errorf("Check(%q) registries not in the kubelet's order: %q before %q", data, r.Registries[i-1].Pattern, reg.Pattern)
 		}
-		if reg.Password != plugin.Mask(reg.password) {
+		if reg.Password != kubelet.Mask(reg.password) {
 			t.Errorf("Check(%q) registry %s password %q not masked", data, reg.Key, reg.Password)
 		}
 	}

@@ -21,7 +21,7 @@
 //     helper (credsStore, credHelpers) are resolved by running the helper, since a helper
 //     exists only where docker runs; an identity token becomes the password;
 //   - a kubelet image credential provider plugin ([FromProvider]), run exactly as the kubelet
-//     runs it (plugin.Exec): the request for each image, normalised as the kubelet sends it,
+//     runs it (kubelet.Exec): the request for each image, normalised as the kubelet sends it,
 //     in the chosen apiVersion on stdin, the plugin's args and env, a one-minute kill, the
 //     answer decoded strictly. The credentials packed are those the kubelet would hand to the
 //     runtime for the image (keyring.Lookup: every matching key, Docker Hub's fallback to
@@ -67,7 +67,7 @@
 // A Secret the kubelet can read gets its registries listed in the kubelet's order (keys in
 // reverse lexical order), each with what it serves under the kubelet's rules (exact port,
 // per-label host globs, string-prefix path), and for each image of CheckOptions.Images the
-// keys the kubelet would use, or, when none matches, why each does not (plugin.ExplainMatch).
+// keys the kubelet would use, or, when none matches, why each does not (kubelet.ExplainMatch).
 // An image no entry serves is an error.
 //
 // # Secrets

@@ -1,16 +1,16 @@
-package plugin_test
+package kubelet_test
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
-	"github.com/pullkeys/pullkeys/providers/plugin"
 )
 
 // Why a provider is not used for an image: the kubelet's matching rules, one per pattern.
 func ExampleExplainMatch() {
-	matched, results := plugin.ExplainMatch([]string{"*.gcr.io", "gcr.io/team"}, "gcr.io/other/app")
+	matched, results := kubelet.ExplainMatch([]string{"*.gcr.io", "gcr.io/team"}, "gcr.io/other/app")
 	fmt.Println("matched:", matched)
 	for _, r := range results {
 		fmt.Printf("%s: %s: %s\n", r.Pattern, r.Reason, r.Detail)
@@ -23,7 +23,7 @@ func ExampleExplainMatch() {
 
 // Validate a config with the kubelet's rules; each problem names its field.
 func ExampleValidate() {
-	provs, _, problems := plugin.DecodeConfig([]byte(`
+	provs, _, problems := kubelet.DecodeConfig([]byte(`
 apiVersion: kubelet.config.k8s.io/v1
 kind: CredentialProviderConfig
 providers:
@@ -31,11 +31,11 @@ providers:
   matchImages: ["*.dkr.ecr.*.amazonaws.com", "%zz"]
   apiVersion: credentialprovider.kubelet.k8s.io/v1
 `))
-	cfg := &plugin.Config{Path: "config.yaml"}
+	cfg := &kubelet.Config{Path: "config.yaml"}
 	for i, p := range provs {
-		cfg.Providers = append(cfg.Providers, plugin.Provider{CredentialProvider: p, File: "config.yaml", Index: i})
+		cfg.Providers = append(cfg.Providers, kubelet.Provider{CredentialProvider: p, File: "config.yaml", Index: i})
 	}
-	problems = append(problems, plugin.Validate(cfg)...)
+	problems = append(problems, kubelet.Validate(cfg)...)
 	_ = problems.WriteText(os.Stdout)
 	// Output:
 	// error: config.yaml: providers[0].matchImages[1]: Invalid value: "%zz": match image is invalid: parse "https://%zz": invalid URL escape "%zz"
@@ -45,7 +45,7 @@ providers:
 // The kubelet caches an answer under a key chosen by its cacheKeyType.
 func ExampleCacheKey() {
 	for _, kt := range []providers.CacheKeyType{providers.CacheKeyImage, providers.CacheKeyRegistry, providers.CacheKeyGlobal} {
-		key, _ := plugin.CacheKey(kt, "registry.example:5000/team/app")
+		key, _ := kubelet.CacheKey(kt, "registry.example:5000/team/app")
 		fmt.Printf("%s: %s\n", kt, key)
 	}
 	// Output:
@@ -56,7 +56,7 @@ func ExampleCacheKey() {
 
 // The request the kubelet writes on a v1beta1 plugin's stdin.
 func ExampleEncodeRequest() {
-	data, _ := plugin.EncodeRequest(&providers.Request{Image: "docker.io/library/nginx"}, providers.APIVersionV1beta1)
+	data, _ := kubelet.EncodeRequest(&providers.Request{Image: "docker.io/library/nginx"}, providers.APIVersionV1beta1)
 	fmt.Print(string(data))
 	// Output:
 	// {"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1beta1","image":"docker.io/library/nginx"}
