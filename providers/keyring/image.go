@@ -1,9 +1,13 @@
 package keyring
 
 import (
+	_ "crypto/sha256" // digests: go-digest accepts the algorithms whose hashes are linked
+	_ "crypto/sha512"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
 // Docker Hub's names as the kubelet knows them.
@@ -16,9 +20,8 @@ const (
 )
 
 // NormalizeImage returns the repository the kubelet would send to a plugin for ref: the
-// fully qualified name without tag or digest ("nginx:1.2" → "docker.io/library/nginx"). It
-// parses ref as github.com/distribution/reference's ParseNormalizedNamed does, with the same
-// results and error texts, without that package's regular expressions.
+// fully qualified name without tag or digest ("nginx:1.2" → "docker.io/library/nginx"), as
+// github.com/distribution/reference's ParseNormalizedNamed gives it to the kubelet.
 func NormalizeImage(ref string) (string, error) {
 	name, err := parseNormalizedName(ref)
 	if err != nil {
@@ -30,6 +33,15 @@ func NormalizeImage(ref string) (string, error) {
 		return "", fmt.Errorf("invalid image reference %q: %w", truncate(ref, 300), err)
 	}
 	return name, nil
+}
+
+// parseNormalizedName is reference.ParseNormalizedNamed(s).Name().
+func parseNormalizedName(s string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return "", err
+	}
+	return named.Name(), nil
 }
 
 // Registry returns the registry part of a normalised image: the text before the first "/",
