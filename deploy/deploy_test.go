@@ -186,6 +186,9 @@ func TestCredentialProviderConfigs(t *testing.T) {
 
 	plugins := ourBinaries(t)
 	for _, c := range configs {
+		if isPeer(c) {
+			continue // TestPeerConfigs
+		}
 		for _, p := range c.cfg.Providers {
 			t.Run(c.name+"/"+p.Name, func(t *testing.T) {
 				plug, ok := plugins[p.Name]
@@ -209,11 +212,60 @@ func TestCredentialProviderConfigs(t *testing.T) {
 	}
 }
 
+// isPeer reports whether c is a peer's kubelet config entry, under deploy/peers.
+func isPeer(c credentialProviderConfig) bool { return strings.HasPrefix(c.name, "peers"+string(filepath.Separator)) }
+
+// peerPlugins are the peers' binary names, each with the plugin that takes its place.
+func peerPlugins() map[string]providers.Plugin {
+	return map[string]providers.Plugin{
+		"ecr-credential-provider": ecr.Plugin(), // cloud-provider-aws
+		"auth-provider-gcp":       gcr.Plugin(), // cloud-provider-gcp
+	}
+}
+
+// TestPeerConfigs: each peer's kubelet config entry (deploy/peers) is valid, its args are
+// taken by our binary's own flag parsing, and its matchImages are hosts the binary serves
+// (it errs, never answers, for any other).
+func TestPeerConfigs(t *testing.T) {
+	served := map[string][]string{"ecr-credential-provider": ecr.MatchImages(), "auth-provider-gcp": gcr.DefaultRegistries()}
+	n := 0
+	for _, c := range credentialProviderConfigs(t) {
+		if !isPeer(c) {
+			continue
+		}
+		for _, p := range c.cfg.Providers {
+			n++
+			t.Run(c.name+"/"+p.Name, func(t *testing.T) {
+				plug, ok := peerPlugins()[p.Name]
+				if !ok {
+					t.Fatalf("provider %q is no peer binary pullkeys replaces", p.Name)
+				}
+				var stdout, stderr bytes.Buffer
+				args := append(slices.Clone(p.Args), "--help")
+				if code := providers.Execute(context.Background(), plug, args, strings.NewReader(""), &stdout, &stderr); code != 0 || stderr.Len() != 0 {
+					t.Errorf("%s %q: exit %d, stderr %q", p.Name, p.Args, code, stderr.String())
+				}
+				for _, m := range p.MatchImages {
+					if !slices.Contains(served[p.Name], m) {
+						t.Errorf("matchImages entry %q is not among the hosts %s serves: %q", m, p.Name, served[p.Name])
+					}
+				}
+			})
+		}
+	}
+	if n < 2 {
+		t.Errorf("found %d peer entries under deploy/peers, want at least 2", n)
+	}
+}
+
 // TestECRMatchImages keeps every example in line with the hosts the ECR plugin serves.
 func TestECRMatchImages(t *testing.T) {
 	want := sorted(ecr.MatchImages())
 	n := 0
 	for _, c := range credentialProviderConfigs(t) {
+		if isPeer(c) {
+			continue
+		}
 		for _, p := range c.cfg.Providers {
 			if p.Name != "ecr-credential-provider" {
 				continue
@@ -235,6 +287,9 @@ func TestECRMatchImages(t *testing.T) {
 func TestGCRMatchImages(t *testing.T) {
 	n := 0
 	for _, c := range credentialProviderConfigs(t) {
+		if isPeer(c) {
+			continue
+		}
 		for _, p := range c.cfg.Providers {
 			if p.Name != "gcr-credential-provider" {
 				continue

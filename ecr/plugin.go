@@ -41,6 +41,12 @@ func Plugin() providers.Plugin {
 			opts.AddFlags(fs)
 			copts.AddFlags(fs)
 		},
+		// cloud-provider-aws's ecr-credential-provider takes and ignores positional arguments:
+		// so does this one, with a warning, so that its kubelet config entries work unchanged.
+		Args: func(args []string, log *slog.Logger) error {
+			log.Warn("positional arguments ignored: the request is read from stdin", "count", len(args))
+			return nil
+		},
 		New: func(ctx context.Context, log *slog.Logger) (providers.Provider, error) {
 			copts.Logger, opts.Logger = log, log
 			opts.Cache = cache.New(copts)

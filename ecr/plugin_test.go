@@ -178,3 +178,20 @@ func TestExecuteHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestExecutePeerArguments: cloud-provider-aws's ecr-credential-provider takes and ignores
+// positional arguments, so a kubelet config entry that passes some works here too, with one
+// warning line that does not repeat them.
+func TestExecutePeerArguments(t *testing.T) {
+	newEnvWith(t, realClock())
+	code, stdout, stderr := execute(t, request(t, providers.APIVersionV1, privateImg, "", nil), "get-credentials", "--max-attempts=2", "extra-word")
+	if code != 0 {
+		t.Fatalf("Execute = %d, stderr %q", code, stderr)
+	}
+	if _, err := providers.DecodeResponse([]byte(stdout), providers.APIVersionV1); err != nil {
+		t.Fatalf("DecodeResponse: %v", err)
+	}
+	if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "positional arguments ignored") || strings.Contains(stderr, "extra-word") {
+		t.Errorf("stderr = %q, want one warning that does not quote the arguments", stderr)
+	}
+}

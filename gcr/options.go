@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
+	"github.com/pullkeys/pullkeys/providers"
 )
 
 // AuthFlow selects where the node's credentials come from (--auth-flow).
@@ -61,6 +62,13 @@ type Options struct {
 	// "projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>",
 	// optionally prefixed with "//iam.googleapis.com/" or "https://iam.googleapis.com/".
 	WorkloadIdentityProvider string
+	// GKEIdentityProvider and GKEProjectID are auth-provider-gcp's --identity-provider and
+	// --project-id: GKE's workload identity image pull. A request whose service account has
+	// the annotation AnnotationEnableWIImagePull "true" is answered with its token exchanged at
+	// STS for the audience identitynamespace:<project>.svc.id.goog:<provider>, without
+	// impersonation; any other request with the node's credentials, as auth-provider-gcp does.
+	// Exclusive with WorkloadIdentityProvider.
+	GKEIdentityProvider, GKEProjectID string
 	// STSEndpoint is Google STS's token endpoint. "" means DefaultSTSEndpoint. It must be
 	// https, or http on a loopback address (for tests).
 	STSEndpoint string
@@ -70,6 +78,12 @@ type Options struct {
 	// HTTPTimeout bounds each call to STS or IAM Credentials, retry included. 0 means
 	// DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
+
+	// CacheKeyType, when set, replaces the answers' cacheKeyType (Global for tokens), and
+	// CacheDuration, when set, caps their cacheDuration (the time the token stays fresh):
+	// auth-provider-gcp's KUBE_SIDECAR_CACHE_TYPE and KUBE_SIDECAR_CACHE_DURATION.
+	CacheKeyType  providers.CacheKeyType
+	CacheDuration *time.Duration
 
 	// Cache configures the credential cache shared by the plugin processes of a node. A nil
 	// Cache.Now or Cache.Logger takes Now or Logger.
@@ -117,6 +131,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.HTTPTimeout, "http-timeout", DefaultHTTPTimeout,
 		"give up on an STS or IAM Credentials call after this long")
 	o.Cache.AddFlags(fs)
+	o.addPeerFlags(fs)
 }
 
 func (f AuthFlow) validate() error {

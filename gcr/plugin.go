@@ -23,9 +23,14 @@ func Plugin() providers.Plugin {
 			"the node service account's access token from the GCE metadata server (--auth-flow=gcr), the\n" +
 			"docker config in instance metadata (dockercfg, dockercfg-url), or, for requests that carry a\n" +
 			"service account token, a workload identity federation token (--workload-identity-provider).",
-		Flags: func(fs *flag.FlagSet) { opts.AddFlags(fs) },
+		Flags:   func(fs *flag.FlagSet) { opts.AddFlags(fs) },
+		Args:    peerArgs,
+		Ignored: peerIgnored,
 		New: func(_ context.Context, log *slog.Logger) (providers.Provider, error) {
 			opts.Logger = log
+			if err := opts.peerCachePolicy(lookupEnv); err != nil {
+				return nil, err
+			}
 			return New(opts)
 		},
 	}

@@ -34,6 +34,9 @@ type Provider struct {
 	account         string
 	patterns        []string
 	audience        string // "" when workload identity is off
+	gkeImagePull    bool   // audience is GKE's workload identity image pull (--identity-provider)
+	cacheKeyType    providers.CacheKeyType
+	cacheDuration   *time.Duration
 	stsURL, iamURL  string
 	metadataTimeout time.Duration
 	urlTimeout      time.Duration
@@ -106,6 +109,18 @@ func New(opts Options) (*Provider, error) {
 		}
 		p.audience = aud
 	}
+	switch aud, err := gkeAudience(opts.GKEIdentityProvider, opts.GKEProjectID); {
+	case err != nil:
+		return nil, fmt.Errorf("gcr: %w: %w", ErrInvalidOption, err)
+	case aud != "" && p.audience != "":
+		return nil, fmt.Errorf("gcr: %w: --identity-provider and --workload-identity-provider exclude each other", ErrInvalidOption)
+	case aud != "":
+		p.audience, p.gkeImagePull = aud, true
+	}
+	if opts.CacheDuration != nil && *opts.CacheDuration < 0 {
+		return nil, fmt.Errorf("gcr: %w: cache duration must not be negative", ErrInvalidOption)
+	}
+	p.cacheKeyType, p.cacheDuration = opts.CacheKeyType, opts.CacheDuration
 	sts, iam := opts.STSEndpoint, opts.IAMCredentialsEndpoint
 	if sts == "" {
 		sts = DefaultSTSEndpoint
@@ -148,6 +163,15 @@ func (p *Provider) Patterns() []string { return append([]string(nil), p.patterns
 // node), else with the node's credentials from the configured auth flow. An image on any other
 // host is an error wrapping ErrNotGoogleRegistry.
 func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*providers.Response, error) {
+	resp, err := p.provide(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	p.applyCachePolicy(resp)
+	return resp, nil
+}
+
+func (p *Provider) provide(ctx context.Context, req *providers.Request) (*providers.Response, error) {
 	image, err := keyring.NormalizeImage(req.Image)
 	if err != nil {
 		return nil, fmt.Errorf("gcr: %w", err)
@@ -157,6 +181,9 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 	}
 	log := p.logger(ctx)
 	switch {
+	case p.gkeImagePull && req.ServiceAccountAnnotations[AnnotationEnableWIImagePull] != "true":
+		// GKE's workload identity image pull is opt-in per service account: the others pull
+		// with the node's credentials, as with auth-provider-gcp.
 	case req.ServiceAccountToken != "":
 		r, err := p.workloadToken(ctx, req)
 		if err != nil {

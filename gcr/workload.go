@@ -41,6 +41,9 @@ func (p *Provider) workloadToken(ctx context.Context, req *providers.Request) (*
 		return nil, fmt.Errorf("gcr: %w: the request carries a service account token but --workload-identity-provider is not set; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
 	}
 	gsa := req.ServiceAccountAnnotations[AnnotationGSA]
+	if p.gkeImagePull {
+		gsa = "" // the federated token itself, as auth-provider-gcp answers
+	}
 	if gsa != "" && !gsaRE.MatchString(gsa) {
 		return nil, fmt.Errorf("gcr: %w: annotation %s is %q, not a Google service account email", ErrImpersonation, AnnotationGSA, oneWord(gsa))
 	}

@@ -51,9 +51,10 @@ type Plugin struct {
 	// the provider's entry in the CredentialProviderConfig. May be nil.
 	Flags func(fs *flag.FlagSet)
 	// Args takes the positional arguments, which a peer's kubelet config may pass (GKE's
-	// `get-credentials`, the Azure plugin's cloud config path); it returns an error for those it
-	// refuses. Nil refuses every positional argument: the request is read from stdin.
-	Args func(args []string) error
+	// `get-credentials`, the Azure plugin's cloud config path), before New; it returns an error
+	// for those it refuses and may warn on log. Nil refuses every positional argument: the
+	// request is read from stdin.
+	Args func(args []string, log *slog.Logger) error
 	// Ignored are flags accepted only so that an existing kubelet config entry (a peer's, or an
 	// earlier pullkeys') keeps working where they mean nothing here: each one given earns a
 	// one-line warning on stderr, never a failure.
@@ -115,13 +116,8 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 		fmt.Fprintf(stdout, "%s %s (commit %s)\n", p.Name, ver, rev)
 		return 0
 	}
-	if len(positional) > 0 {
-		if p.Args == nil {
-			return fail(fmt.Errorf("unexpected argument %q: the request is read from stdin (see --help)", positional[0]))
-		}
-		if err := p.Args(positional); err != nil {
-			return fail(err)
-		}
+	if len(positional) > 0 && p.Args == nil {
+		return fail(fmt.Errorf("unexpected argument %q: the request is read from stdin (see --help)", positional[0]))
 	}
 	if *timeout <= 0 {
 		return fail(fmt.Errorf("--timeout must be positive, got %s", *timeout))
@@ -130,6 +126,11 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 	log := NewLogger(stderr, *verbosity)
 	for _, f := range ignored {
 		log.Warn("flag --"+f.Name+" ignored: "+f.Why, "flag", f.Name)
+	}
+	if len(positional) > 0 {
+		if err := p.Args(positional, log); err != nil {
+			return fail(err)
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -322,7 +322,7 @@ func TestNegativeCacheDuration(t *testing.T) {
 func TestExecutePeerCommandLines(t *testing.T) {
 	var gotArgs []string
 	plugin := testPlugin(&testProvider{})
-	plugin.Args = func(args []string) error {
+	plugin.Args = func(args []string, _ *slog.Logger) error {
 		gotArgs = args
 		if args[0] != "get-credentials" {
 			return fmt.Errorf("unknown command %q", args[0])
