@@ -213,7 +213,9 @@ func TestCredentialProviderConfigs(t *testing.T) {
 }
 
 // isPeer reports whether c is a peer's kubelet config entry, under deploy/peers.
-func isPeer(c credentialProviderConfig) bool { return strings.HasPrefix(c.name, "peers"+string(filepath.Separator)) }
+func isPeer(c credentialProviderConfig) bool {
+	return strings.HasPrefix(c.name, "peers"+string(filepath.Separator))
+}
 
 // peerPlugins are the peers' binary names, each with the plugin that takes its place.
 func peerPlugins() map[string]providers.Plugin {
