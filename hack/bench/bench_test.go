@@ -4,21 +4,19 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/pullkeys/pullkeys/providers/replay/replaytest"
 )
 
 // TestQuickRun runs the whole harness in quick mode. It asserts correctness only, never
-// timing: every case answered (the harness checks each answer as the kubelet would), warm runs
-// made no API call, the fronts' warm runs were replays and their warm-token and cold runs ran
-// the full plugin, and each burst of simultaneous cold invocations made exactly one token call.
+// timing: every case answered (the harness checks each answer as the kubelet would), cached
+// runs made no API call, each cold run made one token call, and each burst of simultaneous
+// cold invocations made exactly one token call.
 func TestQuickRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and runs a few hundred processes")
@@ -38,32 +36,18 @@ func TestQuickRun(t *testing.T) {
 		if got := len(s.samples); got != cfg.Runs {
 			t.Errorf("%s: %d measured runs, want %d", s.Label, got, cfg.Runs)
 		}
-		if (s.Case == caseWarm || s.isMiss()) && s.Calls != 0 {
-			t.Errorf("%s: %d API calls, want 0 on a warm cache", s.Label, s.Calls)
+		if s.Case != caseCold && s.Calls != 0 {
+			t.Errorf("%s: %d API calls, want none", s.Label, s.Calls)
 		}
 		if s.Case == caseCold && s.TokenCalls != cfg.Runs {
 			t.Errorf("%s: %d token calls in %d runs, want one per run", s.Label, s.TokenCalls, cfg.Runs)
 		}
-		if slices.Contains(fronts, s.Bin) {
-			if !s.front {
-				t.Errorf("%s: not measured as a front", s.Label)
-			}
-			want := cfg.Runs // a miss: the front runs the full plugin
-			if s.Case == caseWarm {
-				want = 0 // a replay
-			}
-			if s.FullRuns != want {
-				t.Errorf("%s: the full plugin ran in %d of %d runs, want %d", s.Label, s.FullRuns, cfg.Runs, want)
-			}
-		}
 	}
 	want := []string{
-		"floor floor", "typesfloor floor", "fixed floor",
-		"ecr-credential-provider warm", "ecr-credential-provider warm-token", "ecr-credential-provider cold 0s",
-		"ecr-credential-provider-full warm-token", "ecr-credential-provider-full cold 0s",
-		"gcr-credential-provider warm", "gcr-credential-provider warm-token", "gcr-credential-provider cold 0s",
-		"gcr-credential-provider-full warm-token", "gcr-credential-provider-full cold 0s",
-		"dockercfg-credential-provider warm", "dockercfg-credential-provider miss", "dockercfg-credential-provider-full miss",
+		"floor", "typesfloor", "fixed",
+		"ecr-credential-provider cached", "ecr-credential-provider cold 0s",
+		"gcr-credential-provider cached", "gcr-credential-provider cold 0s",
+		"dockercfg-credential-provider cached",
 	}
 	if diff := cmp.Diff(want, cases); diff != "" {
 		t.Errorf("cases (-want +got):\n%s", diff)
@@ -73,33 +57,34 @@ func TestQuickRun(t *testing.T) {
 		if got := len(b.Procs); got != cfg.Concurrency*cfg.Bursts {
 			t.Errorf("%s: %d processes answered, want %d", b.Label, got, cfg.Concurrency*cfg.Bursts)
 		}
-		if !b.target.cached {
-			continue
-		}
 		for i, n := range b.TokenCalls {
-			if n != 1 {
-				t.Errorf("%s: burst %d made %d token calls, want exactly 1", b.Label, i, n)
-			}
-		}
-		for i, n := range b.FullRuns {
-			if n < 1 || n > cfg.Concurrency {
-				t.Errorf("%s: the full plugin ran %d times in burst %d, want 1 to %d", b.Label, n, i, cfg.Concurrency)
+			if want := btoi(b.target.cached); n != want {
+				t.Errorf("%s: burst %d made %d token calls, want %d", b.Label, i, n, want)
 			}
 		}
 	}
 
 	md := rep.Markdown()
-	for _, s := range []string{"### Targets", "### Single invocations", "| ecr-credential-provider warm-token |", "### 50 simultaneous invocations", "### Binary sizes", "| gcr-credential-provider-full |", "### Start-up"} {
+	for _, s := range []string{"### Summary", "### Targets (issue 15)", "### Single invocations", "| ecr-credential-provider cached |",
+		"### 50 simultaneous invocations", "### Binary sizes", "| dockercfg-credential-provider |", "### Start-up"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("Markdown() lacks %q", s)
 		}
 	}
 }
 
-// TestWarmRunNotAReplayFails checks the check: a warm run of a front whose saved answer is
-// gone still answers (the full plugin answers from the cached token, with no API call), and
-// the harness must refuse it as a warm run.
-func TestWarmRunNotAReplayFails(t *testing.T) {
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestCachedRunWithoutTokenFails checks the cached case's checks: with the token gone from
+// the cache directory, the plugin must fetch one, and the harness must refuse the run (ecr:
+// loading the AWS SDK configuration fails on the directories the case put in its place; gcr:
+// the metadata calls are counted).
+func TestCachedRunWithoutTokenFails(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries")
 	}
@@ -108,34 +93,38 @@ func TestWarmRunNotAReplayFails(t *testing.T) {
 	dir := t.TempDir()
 	b := &bench{cfg: QuickConfig(), dir: dir, bins: filepath.Join(dir, "bin"), log: testWriter{t}}
 	defer b.close()
-	var err error
-	if b.watch, err = replaytest.NewRuns(); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := build(ctx, b.bins); err != nil {
 		t.Fatal(err)
 	}
-	for _, bin := range fronts {
-		s, err := b.scenarioFor(targets[bin], filepath.Join(b.bins, bin), caseWarm, 0, "", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.prepare(ctx); err != nil {
-			t.Fatalf("%s: prepare: %v", bin, err)
-		}
-		if err := s.runOnce(ctx, 0, true); err != nil {
-			t.Fatalf("%s: a replay: %v", bin, err)
-		}
-		if err := clearAnswers(s.cacheDir); err != nil {
-			t.Fatal(err)
-		}
-		err = s.runOnce(ctx, 1, true)
-		if err == nil || !strings.Contains(err.Error(), "not a replay") {
-			t.Errorf("%s: a warm run without a saved answer: error %v, want \"not a replay\"", bin, err)
-		}
-		if got := len(s.samples); got != 1 {
-			t.Errorf("%s: %d runs recorded, want only the replay", bin, got)
-		}
+	tests := []struct{ bin, wantErr string }{
+		{bin: ecrBin, wantErr: "load AWS configuration"},
+		{bin: gcrBin, wantErr: "API calls, want none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.bin, func(t *testing.T) {
+			s, err := b.scenarioFor(ctx, spec{bin: tt.bin, kind: caseCached}, filepath.Join(b.bins, tt.bin), "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.runOnce(ctx, 0, true); err != nil {
+				t.Fatalf("a run with the token cached: %v", err)
+			}
+			args, _, _ := s.args(0)
+			cache := strings.TrimPrefix(args[0], "--cache-dir=")
+			if err := os.RemoveAll(cache); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(cache, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			err = s.runOnce(ctx, 1, true)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("a cached run without the token: error %v, want one containing %q", err, tt.wantErr)
+			}
+			if got := len(s.samples); got != 1 {
+				t.Errorf("%d runs recorded, want only the first", got)
+			}
+		})
 	}
 }
 
