@@ -36,6 +36,11 @@ import (
 // registered by one scenario never matches an image of another.
 
 func TestMain(m *testing.M) {
+	// A node kubelet of its own (peer_test.go): before anything else, so that it keeps the
+	// environment of the process that started it.
+	if len(os.Args) > 1 && os.Args[1] == nodeKubeletArg {
+		os.Exit(runNodeKubelet(os.Args[2:]))
+	}
 	flag.Parse()
 	captureKlog()
 	// The kubelet's plugins inherit this process's environment: their default cache directory
