@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -223,7 +224,7 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 func checkScopes(account, raw string) error {
 	have := strings.Fields(raw)
 	for _, s := range have {
-		if contains(pullScopes, s) {
+		if slices.Contains(pullScopes, s) {
 			return nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,7 +99,7 @@ func New(opts Options) (*Provider, error) {
 		if err := validateRegistry(r); err != nil {
 			return nil, fmt.Errorf("gcr: %w: --registry %w", ErrInvalidOption, err)
 		}
-		if !contains(p.patterns, r) {
+		if !slices.Contains(p.patterns, r) {
 			p.patterns = append(p.patterns, r)
 		}
 	}
@@ -295,13 +296,4 @@ func (p *Provider) getOrFetch(ctx context.Context, key cache.Key, fetch func(con
 		}
 	}
 	return r, err
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

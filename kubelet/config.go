@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -223,7 +224,7 @@ func checkTypeMeta(gvk *schema.GroupVersionKind) (Problems, bool) {
 		problems = append(problems, errorf("", "apiVersion", "Required value", "want one of %v", ConfigAPIVersions()))
 	case gvk.Group != ConfigGroup:
 		problems = append(problems, errorf("", "apiVersion", "Unsupported value", "%q: group must be %s (want one of %v)", gvk.GroupVersion().String(), ConfigGroup, ConfigAPIVersions()))
-	case !contains(ConfigAPIVersions(), gvk.GroupVersion().String()):
+	case !slices.Contains(ConfigAPIVersions(), gvk.GroupVersion().String()):
 		problems = append(problems, errorf("", "apiVersion", "Unsupported value", "%q: want one of %v", gvk.GroupVersion().String(), ConfigAPIVersions()))
 	}
 	switch gvk.Kind {
@@ -319,15 +320,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // MarshalJSON writes the entry as in a v1 config, with where it came from, and with env values

@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -25,7 +26,7 @@ var requestCodecs = sync.OnceValue(func() serializer.CodecFactory {
 // it on a plugin's stdin: one JSON document and a newline. In v1beta1 and v1alpha1 the
 // service account fields do not exist and are left out.
 func EncodeRequest(req *providers.Request, apiVersion string) ([]byte, error) {
-	if !contains(providers.APIVersions(), apiVersion) {
+	if !slices.Contains(providers.APIVersions(), apiVersion) {
 		return nil, fmt.Errorf("encode request: %w %q (want one of %v)", providers.ErrUnsupportedVersion, apiVersion, providers.APIVersions())
 	}
 	gv, err := schema.ParseGroupVersion(apiVersion)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -89,7 +90,7 @@ func Validate(cfg *Config) Problems {
 
 		if p.APIVersion == "" {
 			add(field.Required(fp.Child("apiVersion"), ""))
-		} else if !contains(providers.APIVersions(), p.APIVersion) {
+		} else if !slices.Contains(providers.APIVersions(), p.APIVersion) {
 			valid := append([]string(nil), providers.APIVersions()...)
 			sort.Strings(valid)
 			add(field.NotSupported(fp.Child("apiVersion"), p.APIVersion, valid))
@@ -152,7 +153,7 @@ func validateTokenAttributes(p Provider, fp *field.Path) Problems {
 	}
 	var both []string
 	for _, k := range ta.RequiredServiceAccountAnnotationKeys {
-		if contains(ta.OptionalServiceAccountAnnotationKeys, k) && !contains(both, k) {
+		if slices.Contains(ta.OptionalServiceAccountAnnotationKeys, k) && !slices.Contains(both, k) {
 			both = append(both, k)
 		}
 	}
@@ -164,7 +165,7 @@ func validateTokenAttributes(p Provider, fp *field.Path) Problems {
 	switch ct := string(ta.CacheType); {
 	case ct == "":
 		add(field.Required(fp.Child("cacheType"), fmt.Sprintf("cacheType is required to be set when tokenAttributes is specified. Supported values are: %s", strings.Join(valid, ", "))))
-	case contains(valid, ct):
+	case slices.Contains(valid, ct):
 	default:
 		add(field.NotSupported(fp.Child("cacheType"), ct, valid))
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/kubelet"
+	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 )
 
@@ -29,15 +30,16 @@ import (
 // documents up to four times that, to allow for base64 and YAML.
 const MaxSecretBytes = 1 << 20
 
-// Severity grades a Finding.
-type Severity string
+// Severity grades a Finding, as it grades a kubelet.Problem.
+type Severity = kubelet.Severity
 
+// The severities of a Finding.
 const (
 	// SeverityError: the API server rejects the Secret, or the kubelet fails on it or gets no
 	// credentials from it.
-	SeverityError Severity = "error"
+	SeverityError = kubelet.SeverityError
 	// SeverityWarning: accepted and read, but probably not what was meant.
-	SeverityWarning Severity = "warning"
+	SeverityWarning = kubelet.SeverityWarning
 )
 
 // Finding is one thing wrong with a Secret. It never quotes a secret value.
@@ -212,19 +214,19 @@ func (r *Report) document(data []byte) ([]byte, bool) {
 			break
 		}
 		if err != nil {
-			r.errorf("", "cannot read the YAML documents: %s", oneLine(err.Error()))
+			r.errorf("", "cannot read the YAML documents: %s", brief(err.Error()))
 			return nil, false
 		}
 		j, err := yaml.YAMLToJSON(d)
 		if err != nil {
-			r.errorf("", "not valid YAML: %s", oneLine(err.Error()))
+			r.errorf("", "not valid YAML: %s", brief(err.Error()))
 			return nil, false
 		}
 		if string(bytes.TrimSpace(j)) == "null" {
 			continue // only comments, or an empty document between two "---"
 		}
 		if _, err := yaml.YAMLToJSONStrict(d); err != nil {
-			r.warnf("", "duplicate key in the YAML (%s): the last value is used here; kubectl may reject the file", oneLine(err.Error()))
+			r.warnf("", "duplicate key in the YAML (%s): the last value is used here; kubectl may reject the file", brief(err.Error()))
 		}
 		docs = append(docs, j)
 	}
@@ -313,7 +315,7 @@ func (r *Report) object(doc []byte) bool {
 		return false
 	}
 	for _, e := range strict {
-		r.errorf("", "%s: kubectl apply and create reject it (strict field validation, their default)%s", oneLine(e.Error()), fieldHint(e))
+		r.errorf("", "%s: kubectl apply and create reject it (strict field validation, their default)%s", brief(e.Error()), fieldHint(e))
 	}
 	r.Name, r.Namespace, r.Type = s.Name, s.Namespace, string(s.Type)
 	r.metadata(&s.ObjectMeta)
@@ -727,7 +729,7 @@ func (r *Report) images() {
 		res := ImageResult{Image: image, Uses: []string{}}
 		norm, err := keyring.NormalizeImage(image)
 		if err != nil {
-			r.errorf(imageField+image, "%s", oneLine(err.Error()))
+			r.errorf(imageField+image, "%s", brief(err.Error()))
 			r.Images = append(r.Images, res)
 			continue
 		}
@@ -848,8 +850,8 @@ func fieldHint(err error) string {
 	return ""
 }
 
-// oneLine folds a message onto one line and bounds it.
-func oneLine(s string) string {
+// brief is a parser's message with its white space folded, cut at 300 bytes.
+func brief(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 300 {
 		s = s[:300] + "…"

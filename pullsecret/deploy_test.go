@@ -23,7 +23,7 @@ import (
 )
 
 // deployDir is the CronJob example that refreshes an ECR pull secret.
-var deployDir = filepath.Join("..", "..", "deploy", "ecr-pull-secret-refresher")
+var deployDir = filepath.Join("..", "deploy", "ecr-pull-secret-refresher")
 
 // refresher is the example's objects, decoded strictly into the API types.
 type refresher struct {

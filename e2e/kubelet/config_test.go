@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -177,7 +178,7 @@ func TestConfigValidation(t *testing.T) {
 			link := tc.link
 			if link == nil {
 				for p := range names {
-					if !contains(tc.noBinary, p) {
+					if !slices.Contains(tc.noBinary, p) {
 						link = append(link, p)
 					}
 				}
@@ -234,13 +235,4 @@ func kubeletRegister(path, binDir string) (err error) {
 	}()
 	api := &fakeAPI{}
 	return kubeletRegisterWith(path, binDir, api)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -453,7 +454,7 @@ tokenAttributes. Try:
 	if !strings.Contains(version, "/") {
 		version = "credentialprovider.kubelet.k8s.io/" + version
 	}
-	if !contains(providers.APIVersions(), version) {
+	if !slices.Contains(providers.APIVersions(), version) {
 		return fmt.Errorf("%w: request: --api-version %q: want v1, v1beta1 or v1alpha1", errUsage, *apiVersion)
 	}
 	account, err := sa.account(c.stdin)
@@ -478,13 +479,4 @@ tokenAttributes. Try:
 	}
 	_, err = c.stdout.Write(data)
 	return err
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
