@@ -22,7 +22,6 @@ import (
 
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/kubelet"
-	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 )
 
