@@ -109,7 +109,7 @@ func Execute(ctx context.Context, p Plugin, args []string, stdin io.Reader, stdo
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return fail(err)
+		return fail(fmt.Errorf("%w (see --help)", err))
 	}
 	if *showVersion {
 		ver, rev := Version()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pullkeys/pullkeys/dockercfg"
+	"github.com/pullkeys/pullkeys/internal/cmdline"
 	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 )
@@ -24,7 +25,7 @@ const (
 )
 
 // errUsage marks command-line errors, which exit with ExitUsage.
-var errUsage = errors.New("usage")
+var errUsage = cmdline.ErrUsage
 
 // Command runs the "pullkeys secret" command tree (args without "secret") and returns the
 // exit status: ExitOK, ExitProblems or ExitUsage. The Secret goes to stdout, and nothing else
@@ -64,10 +65,10 @@ func Command(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return ExitOK
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "%s: %s\n", name, providers.OneLine(strings.TrimPrefix(err.Error(), errUsage.Error()+": ")))
+		cmdline.Fail(stderr, name, err)
 		return ExitUsage
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", name, providers.OneLine(err.Error()))
+	cmdline.Fail(stderr, name, err)
 	return ExitProblems
 }
 
@@ -93,56 +94,22 @@ Run "pullkeys secret create --help" or "pullkeys secret check --help" for the fl
 }
 
 // stringList is a repeatable flag.
-type stringList []string
+type stringList = cmdline.StringList
 
-func (s *stringList) String() string { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
-}
+// newFlagSet returns a flag set whose errors and help are handled by parseFlags.
+func newFlagSet(name string) *flag.FlagSet { return cmdline.NewFlagSet(name) }
 
-// parseArgs parses flags anywhere among the positional arguments (NAME first, flags after, as
-// kubectl takes them); "--" ends the flags.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-}
-
-// newFlagSet returns a flag set whose errors and help are handled by the caller.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
-// parseFlags parses args, printing help to stdout for --help and turning flag errors into
-// usage errors.
+// parseFlags parses flags anywhere among the positional arguments (NAME first, flags after, as
+// kubectl takes them; "--" ends the flags), printing help to stdout for --help.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis string) ([]string, error) {
-	pos, err := parseArgs(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "%s\nFlags:\n", strings.TrimSpace(synopsis)+"\n")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-		return nil, err
+	pos, err := cmdline.Parse(fs, args, stdout, func(w io.Writer) {
+		fmt.Fprintf(w, "%s\nFlags:\n", strings.TrimSpace(synopsis)+"\n")
+		cmdline.PrintDefaults(w, fs)
+	})
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return nil, fmt.Errorf("%w (see --help)", err)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w (see --help)", errUsage, err)
-	}
-	return pos, nil
+	return pos, err
 }
 
 const createSynopsis = `

@@ -27,7 +27,7 @@ func NewFlagSet(name string) *flag.FlagSet {
 // Parse parses args into fs, flags and positional arguments interleaved (as the peers' cobra
 // command lines allow: `get-credentials --v=3`), and returns the positional arguments.
 // With -h or --help it writes help(stdout) and returns flag.ErrHelp. A flag error wraps
-// ErrUsage and says where to find help.
+// ErrUsage ("usage: <the flag package's message>"); the caller says where to find help.
 func Parse(fs *flag.FlagSet, args []string, stdout io.Writer, help func(io.Writer)) ([]string, error) {
 	var positional []string
 	for {
@@ -36,7 +36,7 @@ func Parse(fs *flag.FlagSet, args []string, stdout io.Writer, help func(io.Write
 				help(stdout)
 				return nil, flag.ErrHelp
 			}
-			return nil, fmt.Errorf("%w: %v (see --help)", ErrUsage, err)
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -58,13 +58,18 @@ func PrintDefaults(w io.Writer, fs *flag.FlagSet) {
 	fs.SetOutput(io.Discard)
 }
 
-// Fail writes err as the one line "<name>: <reason>" on stderr.
+// Fail writes err as the one line "<name>: <reason>" on stderr, without ErrUsage's prefix.
 func Fail(stderr io.Writer, name string, err error) {
+	fmt.Fprintf(stderr, "%s: %s\n", name, OneLine(Reason(err)))
+}
+
+// Reason is err's message without ErrUsage's "usage: " prefix.
+func Reason(err error) string {
 	msg := err.Error()
 	if errors.Is(err, ErrUsage) {
 		msg = strings.TrimPrefix(msg, ErrUsage.Error()+": ")
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", name, OneLine(msg))
+	return msg
 }
 
 // OneLine folds a message onto one line, for the kubelet's log.

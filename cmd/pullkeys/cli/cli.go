@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullkeys/pullkeys/internal/cmdline"
 	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
@@ -32,7 +33,7 @@ const (
 const Name = "pullkeys"
 
 // errUsage marks command-line errors, which exit with ExitUsage.
-var errUsage = errors.New("usage")
+var errUsage = cmdline.ErrUsage
 
 // Options are the seams of Run that tests replace.
 type Options struct {
@@ -84,10 +85,10 @@ func RunWith(ctx context.Context, opts Options, args []string, stdin io.Reader, 
 	case errors.Is(err, errProblems):
 		return ExitProblems
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "%s: %s\n", Name, providers.OneLine(strings.TrimPrefix(err.Error(), errUsage.Error()+": ")))
+		cmdline.Fail(stderr, Name, err)
 		return ExitUsage
 	default:
-		fmt.Fprintf(stderr, "%s: %s\n", Name, providers.OneLine(err.Error()))
+		cmdline.Fail(stderr, Name, err)
 		return ExitProblems
 	}
 }
@@ -132,13 +133,10 @@ something the kubelet rejects), 2 bad command line.
 
 // newFlagSet returns a flag set that reports errors through Run, not by printing.
 func (c *command) newFlagSet(name, synopsis, about string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := cmdline.NewFlagSet(name)
 	fs.Usage = func() {
 		fmt.Fprintf(c.stdout, "Usage: %s %s %s\n\n%s\n\nFlags:\n", Name, name, synopsis, strings.TrimSpace(about))
-		fs.SetOutput(c.stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		cmdline.PrintDefaults(c.stdout, fs)
 	}
 	return fs
 }
@@ -146,25 +144,11 @@ func (c *command) newFlagSet(name, synopsis, about string) *flag.FlagSet {
 // parse parses flags that may come before, between or after positional arguments
 // ("check IMAGE --config x" works), and returns the positional arguments. "--" ends flags.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %s: %v (see %s help %s)", errUsage, fs.Name(), err, Name, fs.Name())
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	pos, err := cmdline.Parse(fs, args, io.Discard, func(io.Writer) { fs.Usage() })
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return nil, fmt.Errorf("%w: %s: %s (see %s help %s)", errUsage, fs.Name(), cmdline.Reason(err), Name, fs.Name())
 	}
+	return pos, err
 }
 
 // outputFlag registers -o/--output.
