@@ -7,9 +7,6 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
 BINARIES  := dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
-# A front (ecr-credential-provider) runs <name>-full from its own directory (providers/replay):
-# each is built with the full plugin ./cmd/<name>-full, into the same directory.
-BINARIES  += $(notdir $(wildcard $(addsuffix -full,$(addprefix cmd/,$(BINARIES)))))
 
 .PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench bench-quick release release-repro clean
 

@@ -699,7 +699,7 @@ func TestDaemonSetInstallsWhatTheKubeletNeeds(t *testing.T) {
 			pargs = append(pargs, rewrite(a, hostMap))
 		}
 		req := `{"apiVersion":"` + p.APIVersion + `","kind":"CredentialProviderRequest","image":"` + registry + `/team/app"}`
-		t.Setenv(cache.EnvDir, t.TempDir()) // the answers it keeps for replay: not in this machine's /var/lib/kubelet
+		t.Setenv(cache.EnvDir, t.TempDir()) // dockercfg keeps nothing there now; never this machine's /var/lib/kubelet
 		var out, errOut bytes.Buffer
 		if code := providers.Execute(context.Background(), dockercfg.Plugin(), pargs, strings.NewReader(req), &out, &errOut); code != 0 {
 			t.Fatalf("dockercfg-credential-provider %q = %d: %s", pargs, code, errOut.String())

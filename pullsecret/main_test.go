@@ -78,7 +78,6 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 		}
 		return providers.Execute(ctx, p, args, bytes.NewReader(req), stdout, stderr)
 	case "dockercfg":
-		// No answers for replay in the node's cache directory from a test.
 		return providers.Execute(ctx, dockercfg.Plugin(), args, stdin, stdout, stderr)
 	case "ecr":
 		return providers.Execute(ctx, ecr.Plugin(), args, stdin, stdout, stderr)

@@ -7,8 +7,7 @@
 // # How the tests run
 //
 // TestMain builds the binaries of ./cmd (ecr-, gcr- and dockercfg-credential-provider and
-// pullkeys, and next to each front its full plugin: ecr-credential-provider-full for
-// ecr-credential-provider) once per run into a temporary directory, without the race
+// pullkeys, one file per plugin) once per run into a temporary directory, without the race
 // detector, and the tests run them as the kubelet does: a CredentialProviderRequest on stdin,
 // args as in a CredentialProviderConfig, the answer read from stdout with
 // providers.DecodeResponse.

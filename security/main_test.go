@@ -34,7 +34,7 @@ const (
 	pullkeysBin  = "pullkeys"
 	rssrunBin    = "rssrun" // testdata/rssrun: measures a program's peak memory
 
-	fullSuffix = "-full" // a front's full plugin: ecr-credential-provider-full
+	fullSuffix = "-full" // dead: ./cmd/<name>-full of the two-file layout, which no longer exists
 )
 
 // kubeletKill is when the kubelet kills a plugin and discards its answer. A binary still
@@ -76,8 +76,8 @@ func binary(t testing.TB, name string) string {
 		args := []string{"build", "-o", binDir + string(filepath.Separator)}
 		for _, b := range []string{ecrBin, gcrBin, dockercfgBin, pullkeysBin} {
 			args = append(args, "./cmd/"+b)
-			// A front runs its full plugin, <name>-full, from its own directory
-			// (providers/replay): build it next to the front, as it is installed.
+			// Dead since one binary per plugin: no ./cmd/<name>-full exists, so nothing
+			// is added here.
 			if info, err := os.Stat(filepath.Join(root, "cmd", b+fullSuffix)); err == nil && info.IsDir() {
 				args = append(args, "./cmd/"+b+fullSuffix)
 			}
