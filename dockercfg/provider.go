@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullkeys/pullkeys/internal/cmdline"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -53,7 +54,7 @@ type Options struct {
 
 // AddFlags registers the provider's flags on fs, with their defaults.
 func (o *Options) AddFlags(fs *flag.FlagSet) {
-	fs.Var((*pathList)(&o.Configs), "config",
+	fs.Var((*cmdline.StringList)(&o.Configs), "config",
 		"docker config file (config.json or .dockercfg) or directory of mounted secrets (.dockerconfigjson, .dockercfg); repeatable, earlier wins; default: search as the kubelet does")
 	fs.StringVar(&o.KubeletRootDir, "kubelet-root-dir", DefaultKubeletRootDir,
 		"the kubelet's --root-dir, searched first for config.json and .dockercfg when no --config is given")
@@ -63,19 +64,6 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"kill a docker-credential-<name> helper (credsStore, credHelpers) that has not answered after this long")
 	fs.StringVar(&o.IdentityTokenUsername, "identity-token-username", DefaultIdentityTokenUsername,
 		"user name sent with an identity token when its entry has none (ACR: 00000000-0000-0000-0000-000000000000)")
-}
-
-// pathList is a repeatable string flag.
-type pathList []string
-
-func (p *pathList) String() string { return strings.Join(*p, ",") }
-
-func (p *pathList) Set(s string) error {
-	if s == "" {
-		return errors.New("empty path")
-	}
-	*p = append(*p, s)
-	return nil
 }
 
 // Provider serves docker config credentials through the kubelet's exec-plugin protocol.

@@ -121,7 +121,7 @@ func TestExecuteFailures(t *testing.T) {
 		{name: "colon in the identity token user name", args: []string{"--identity-token-username=a:b"}, stdin: request(providers.APIVersionV1, "a.io/x"),
 			wantMsg: "--identity-token-username must not contain a colon"},
 		{name: "empty --config", args: []string{"--config="}, stdin: request(providers.APIVersionV1, "a.io/x"),
-			wantMsg: "empty path"},
+			wantMsg: "invalid value \"\" for flag -config: empty value"},
 		{name: "wrong kind", args: []string{"--config", demo}, stdin: `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"Nope","image":"a.io/x"}`,
 			wantMsg: "wrong kind"},
 	}

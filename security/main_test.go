@@ -33,8 +33,6 @@ const (
 	dockercfgBin = "dockercfg-credential-provider"
 	pullkeysBin  = "pullkeys"
 	rssrunBin    = "rssrun" // testdata/rssrun: measures a program's peak memory
-
-	fullSuffix = "-full" // dead: ./cmd/<name>-full of the two-file layout, which no longer exists
 )
 
 // kubeletKill is when the kubelet kills a plugin and discards its answer. A binary still
@@ -76,11 +74,6 @@ func binary(t testing.TB, name string) string {
 		args := []string{"build", "-o", binDir + string(filepath.Separator)}
 		for _, b := range []string{ecrBin, gcrBin, dockercfgBin, pullkeysBin} {
 			args = append(args, "./cmd/"+b)
-			// Dead since one binary per plugin: no ./cmd/<name>-full exists, so nothing
-			// is added here.
-			if info, err := os.Stat(filepath.Join(root, "cmd", b+fullSuffix)); err == nil && info.IsDir() {
-				args = append(args, "./cmd/"+b+fullSuffix)
-			}
 		}
 		args = append(args, "./security/testdata/"+rssrunBin)
 		cmd := exec.Command("go", args...)

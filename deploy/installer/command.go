@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pullkeys/pullkeys/internal/cmdline"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -49,18 +50,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return run(ctx, args, stdout, stderr, nil, nil)
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error {
-	if v == "" {
-		return errors.New("empty value")
-	}
-	*l = append(*l, v)
-	return nil
-}
-
 // modeFlag is an octal file mode flag.
 type modeFlag fs.FileMode
 
@@ -81,15 +70,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ticks <-c
 	var (
 		opts        Options
 		binaries    string
-		configs     stringList
+		configs     cmdline.StringList
 		configMode  = modeFlag(DefaultConfigMode)
 		wait        bool
 		resync      time.Duration
 		verbosity   int
 		showVersion bool
 	)
-	fs := flag.NewFlagSet(Name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := cmdline.NewFlagSet(Name)
 	fs.StringVar(&opts.From, "from", DefaultFrom, "directory holding the binaries to install")
 	fs.StringVar(&binaries, "binaries", "", "comma-separated names of the binaries to install (default: every executable file in --from)")
 	fs.StringVar(&opts.CacheDir, "cache-dir", "", "the plugins' cache directory, as mounted: the answers directory an earlier pullkeys kept there is removed")
@@ -105,14 +93,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ticks <-c
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 
 	fail := func(code int, err error) int {
-		fmt.Fprintf(stderr, "%s: %s\n", Name, providers.OneLine(err.Error()))
+		cmdline.Fail(stderr, Name, err)
 		return code
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := cmdline.Parse(fs, args, stdout, func(w io.Writer) {
+		fmt.Fprint(w, usageText)
+		cmdline.PrintDefaults(w, fs)
+	})
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usageText)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
 			return ExitOK
 		}
 		return fail(ExitUsage, fmt.Errorf("%w (see --help)", err))
@@ -122,8 +111,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ticks <-c
 		fmt.Fprintf(stdout, "%s %s (commit %s)\n", Name, ver, rev)
 		return ExitOK
 	}
-	if fs.NArg() > 0 {
-		return fail(ExitUsage, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0)))
+	if len(pos) > 0 {
+		return fail(ExitUsage, fmt.Errorf("unexpected argument %q (see --help)", pos[0]))
 	}
 	if resync < 0 || (resync > 0 && !wait) {
 		return fail(ExitUsage, errors.New("--resync needs --wait and a positive duration"))

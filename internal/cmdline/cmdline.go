@@ -78,13 +78,16 @@ func OneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
-// StringList is a repeatable string flag.
+// StringList is a repeatable string flag; an empty value is an error.
 type StringList []string
 
 func (l *StringList) String() string { return strings.Join(*l, ",") }
 
 // Set appends v.
 func (l *StringList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
 	*l = append(*l, v)
 	return nil
 }

@@ -27,6 +27,7 @@ func TestParse(t *testing.T) {
 		{name: "-- first", args: []string{"--", "-v"}, wantPos: []string{"-v"}},
 		{name: "unknown flag", args: []string{"a", "--nope"}, wantErr: ErrUsage},
 		{name: "bad value", args: []string{"-v=x"}, wantErr: ErrUsage},
+		{name: "empty list value", args: []string{"--list="}, wantErr: ErrUsage},
 		{name: "help after an argument", args: []string{"a", "--help"}, wantErr: flag.ErrHelp, wantHelp: true},
 		{name: "-h", args: []string{"-h"}, wantErr: flag.ErrHelp, wantHelp: true},
 	}
