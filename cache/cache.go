@@ -74,6 +74,7 @@ type Cache struct {
 	dir      string // "" when memory only
 	fraction float64
 	margin   time.Duration
+	maxLife  time.Duration // 0: no cap
 	now      func() time.Time
 	log      *slog.Logger
 	poll     time.Duration
@@ -93,6 +94,7 @@ func New(opts Options) *Cache {
 	c := &Cache{
 		fraction: opts.FreshFraction,
 		margin:   opts.StaleMargin,
+		maxLife:  max(opts.MaxLifetime, 0),
 		now:      opts.Now,
 		log:      opts.Logger,
 		poll:     opts.LockPoll,
@@ -208,7 +210,7 @@ func (c *Cache) load(ctx context.Context, key Key, fetch func(context.Context) (
 			return r, nil
 		}
 		reserveIfStale()
-		unlock, err := c.lock(work, base)
+		unlock, err := c.lock(work, key, base)
 		switch {
 		case err == nil:
 			defer unlock()
@@ -271,6 +273,11 @@ func (c *Cache) fetch(ctx context.Context, key Key, f func(context.Context) (*En
 		cp.FetchedAt = now
 		e = &cp
 	}
+	if e != nil && c.maxLife > 0 && e.ExpiresAt.After(e.FetchedAt.Add(c.maxLife)) {
+		cp := *e
+		cp.ExpiresAt = e.FetchedAt.Add(c.maxLife)
+		e = &cp
+	}
 	switch {
 	case e == nil:
 		return nil, fmt.Errorf("%w from fetch of %v: nil", ErrInvalidEntry, key)
@@ -316,18 +323,31 @@ func (c *Cache) Delete(key Key) error {
 }
 
 // read returns the entry stored for key under base, or nil when there is none or the file is
-// unusable: not a regular file, unreadable, not an entry of this format version, or an entry
-// for another key. Such a file is overwritten by the next fetch.
+// unusable: not a regular file, unreadable, owned by another user or writable by others (a
+// warning: it may have been planted), not an entry of this format version, an entry for
+// another key, or fetched in the future (with a lifetime cap). Such a file is overwritten by
+// the next fetch. An entry that claims a longer lifetime than the cap is cut to it.
 func (c *Cache) read(key Key, base string) *Entry {
 	k, e, err := readEntry(base + ".json")
 	if err == nil && k != key.enc {
 		err = fmt.Errorf("%s.json: holds another key", base)
 	}
+	if err == nil && c.maxLife > 0 && e.FetchedAt.After(c.now()) {
+		err = fmt.Errorf("%w: %s.json: fetched in the future", errForeign, base)
+	}
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, errForeign):
+			c.log.Warn("cache: refusing a cache file that may have been planted; the next fetch replaces it", "key", key, "err", err)
+		case !errors.Is(err, fs.ErrNotExist):
 			c.log.Debug("cache: ignoring cache file", "key", key, "err", err)
 		}
 		return nil
+	}
+	if c.maxLife > 0 && e.ExpiresAt.After(e.FetchedAt.Add(c.maxLife)) {
+		c.log.Warn("cache: cache file claims a longer lifetime than its source issues; cut to the longest", "key", key,
+			"expiresAt", e.ExpiresAt, "maxLifetime", c.maxLife)
+		e.ExpiresAt = e.FetchedAt.Add(c.maxLife)
 	}
 	return e
 }
@@ -342,7 +362,14 @@ func (c *Cache) write(key Key, base string, e *Entry) error {
 }
 
 // lock takes the lock of the entry at base, polling until ctx is done, and returns its unlock.
-func (c *Cache) lock(ctx context.Context, base string) (func(), error) {
+// A lock file that another user owns or may write is removed first (with a warning), not
+// waited for.
+func (c *Cache) lock(ctx context.Context, key Key, base string) (func(), error) {
+	if removed, err := clearForeignLock(base); err != nil {
+		return nil, fmt.Errorf("remove a lock file that may have been planted: %w", err)
+	} else if removed {
+		c.log.Warn("cache: removed a lock file that may have been planted (another user owns it or may write it)", "key", key)
+	}
 	for {
 		l := newLock(base)
 		if _, err := l.TryLockContext(ctx, c.poll); err != nil {
@@ -358,7 +385,9 @@ func (c *Cache) lock(ctx context.Context, base string) (func(), error) {
 // prune evicts expired entries: from memory, and from disk together with their lock files,
 // each under its key's lock (busy keys are skipped). On disk it also removes files that hold
 // no usable entry for their name and temporary files left by writers that died. Files whose
-// names are not cache file names are left alone. It runs after each fetch, which is rare.
+// names are not cache file names are left alone. It runs after each fetch, which is rare, and
+// looks at the files of at most pruneBatch keys on disk, chosen at random, so that a request
+// in a directory of many thousand entries does not pay for tidying all of them.
 func (c *Cache) prune() {
 	now := c.now()
 	c.mu.Lock()
@@ -371,18 +400,22 @@ func (c *Cache) prune() {
 	if c.dir == "" {
 		return
 	}
-	dirents, err := os.ReadDir(c.dir)
+	names, err := readDirNames(c.dir)
 	if err != nil {
 		c.log.Debug("cache: prune", "err", err)
 		return
 	}
 	byHash := make(map[string][]string)
-	for _, d := range dirents {
-		if h, _, _ := strings.Cut(d.Name(), "."); isHash(h) {
-			byHash[h] = append(byHash[h], d.Name())
+	for _, name := range names {
+		if h, _, _ := strings.Cut(name, "."); isHash(h) {
+			byHash[h] = append(byHash[h], name)
 		}
 	}
-	for h, names := range byHash {
+	n := 0
+	for h, names := range byHash { // random order
+		if n++; n > pruneBatch {
+			break
+		}
 		base := filepath.Join(c.dir, h)
 		l := newLock(base)
 		if ok, _ := l.TryLock(); !ok || !current(l) {
@@ -402,6 +435,19 @@ func (c *Cache) prune() {
 		l.Unlock()
 	}
 }
+
+// readDirNames lists dir's names unsorted: cheaper than os.ReadDir in a large directory.
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+// pruneBatch bounds how many keys' files one prune looks at.
+const pruneBatch = 64
 
 func isHash(s string) bool {
 	if len(s) != 64 {

@@ -18,8 +18,9 @@
 // while there is one to fall back on, the lock wait and the fetch get the caller's deadline
 // less a reserve (a quarter of the time left, at most 5 seconds), since an answer after the
 // caller's deadline is no answer. An expired entry is never served: it is deleted from memory
-// and disk when seen, and after each fetch the expired entries of all keys are pruned, with
-// their lock files and whatever crashed writers left. A fetch that returns a nil entry, one
+// and disk when seen, and after each fetch the expired entries of other keys are pruned, with
+// their lock files and whatever crashed writers left: at most 64 keys' files, chosen at
+// random, per fetch, so that a large directory does not slow the request down. A fetch that returns a nil entry, one
 // already expired or one expiring at or before it was fetched fails with ErrInvalidEntry and
 // nothing is stored; a zero FetchedAt is taken to mean now.
 //
@@ -47,10 +48,16 @@
 //
 // # What is refused
 //
-// The directory is created with mode 0700; group and other permissions are taken away from an
-// existing one. New uses memory only, logging one warning, when the directory cannot be
-// created, is a symlink, is owned by another user (who could plant tokens) or is not
-// writable; a later write failure is logged and the fetched entry still returned. Cache and
+// A missing directory is created with mode 0700; an existing one's mode is never changed (a
+// --cache-dir=/tmp typo must not take /tmp's sticky bit and permissions away from its users).
+// New uses memory only, logging one warning, when the directory cannot be created, is a
+// symlink, is owned by another user or writable by group or others (who could plant tokens),
+// or is not writable; a later write failure is logged and the fetched entry still returned.
+// A cache file or lock file that another user owns or that group or others may write (planted
+// while the directory was open) is refused with a warning: the entry is fetched again and
+// replaces it, the lock file is removed instead of waited for. Options.MaxLifetime caps an
+// entry's lifetime at what its source can issue (ECR 12 hours, a GCE token one hour): an
+// entry read from disk that claims more is cut to it, one fetched in the future is refused. Cache and
 // lock files are opened without following symlinks. A cache file that is not a regular file,
 // is truncated or garbage, has another format version, or holds another key than the one its
 // name is the hash of is ignored (logged at debug level) and overwritten by the next fetch.

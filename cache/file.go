@@ -49,8 +49,11 @@ func decodeEntry(data []byte) (string, *Entry, error) {
 	return f.Key, &Entry{Auth: f.Auth, Data: f.Data, FetchedAt: f.FetchedAt, ExpiresAt: f.ExpiresAt}, nil
 }
 
-// readEntry decodes the cache file name, which must be a regular file: a symlink is not
-// followed and a FIFO does not block.
+// errForeign marks a cache or lock file that another user owns or may write (checkOwned).
+var errForeign = errors.New("not this user's own file")
+
+// readEntry decodes the cache file name, which must be a regular file owned by this user and
+// writable by no one else (errForeign): a symlink is not followed and a FIFO does not block.
 func readEntry(name string) (key string, e *Entry, err error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|noFollow, 0)
 	if err != nil {
@@ -61,6 +64,8 @@ func readEntry(name string) (key string, e *Entry, err error) {
 		return "", nil, err
 	} else if !fi.Mode().IsRegular() {
 		return "", nil, fmt.Errorf("%s: not a regular file", name)
+	} else if err := checkOwned(fi); err != nil {
+		return "", nil, fmt.Errorf("%s: %w", name, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
@@ -110,8 +115,9 @@ func writeFile(name string, data []byte) (err error) {
 const tmpInfix = ".tmp-"
 
 // PrepareDir prepares dir as a cache directory, as New does: it is created with mode 0700 if
-// missing, group and other permissions are taken away from an existing one, and it is refused
-// if it is a symlink, not a directory, owned by another user or not writable.
+// missing (with any missing parents), and it is refused if it is a symlink, not a directory,
+// owned by another user, writable by group or others, or not writable. An existing directory's
+// mode is never changed.
 func PrepareDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -133,6 +139,24 @@ func PrepareDir(dir string) error {
 // lock file is never followed if it is a symlink.
 func newLock(base string) *flock.Flock {
 	return flock.New(base+".lock", flock.SetFlag(os.O_CREATE|os.O_RDONLY|noFollow), flock.SetPermissions(0o600))
+}
+
+// clearForeignLock removes the lock file of the entry at base if another user owns it or
+// others may write it: a lock file planted and held by someone else would otherwise make every
+// cold request wait for it until its deadline. It reports whether it removed one.
+func clearForeignLock(base string) (bool, error) {
+	name := base + ".lock"
+	fi, err := os.Lstat(name)
+	if err != nil || fi.Mode().IsRegular() && checkOwned(fi) == nil {
+		return false, nil // absent, or ours; a symlink fails to open (noFollow) and is reported then
+	}
+	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink != 0 {
+		return false, nil
+	}
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
 }
 
 // current reports whether the held lock l is on the file now at its path. prune removes lock

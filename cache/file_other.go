@@ -9,4 +9,6 @@ const noFollow = 0
 
 func checkDir(string, fs.FileInfo) error { return nil }
 
+func checkOwned(fs.FileInfo) error { return nil }
+
 func syncDir(string) error { return nil }

@@ -35,6 +35,11 @@ type Options struct {
 	// Logger receives warnings (disk layer disabled, stale entry served, write failed) and
 	// debug lines (cache file ignored). nil discards.
 	Logger *slog.Logger
+	// MaxLifetime is the longest lifetime the entries' source can issue (an ECR token's 12
+	// hours, a GCE access token's hour). An entry read from disk that claims to live longer is
+	// cut to it, and one fetched in the future is refused: a planted or corrupted file cannot
+	// outlive what the source would have given. 0 means no cap.
+	MaxLifetime time.Duration
 	// LockPoll is how often a process waiting for another process's fetch retries the lock.
 	// 0 means DefaultLockPoll.
 	LockPoll time.Duration
