@@ -1,10 +1,15 @@
 package ecr
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -147,27 +152,69 @@ func sessionName(token string) string {
 }
 
 // identityEnv lists the environment variables that decide which AWS identity and which
-// endpoints the SDK uses for the node. Their values (hashed) are part of every cache key, so
-// that two provider entries with different env in the kubelet config, or a test pointing the
-// SDK at a fake, never share tokens.
+// endpoints the SDK uses for the node: every input of its default credential chain that comes
+// from the environment (HOME included: it locates ~/.aws/config and ~/.aws/credentials).
+// Their values (hashed) are part of every cache key, so that two provider entries with
+// different env in the kubelet config, or a test pointing the SDK at a fake, never share
+// tokens. The secret access key is left out: the key ID names the identity.
 var identityEnv = [...]string{
+	"HOME",
 	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-	"AWS_ACCESS_KEY_ID",
+	"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "AWS_ACCOUNT_ID",
 	"AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
 	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	"AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+	"AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+	"AWS_EC2_METADATA_V1_DISABLED",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
 	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ECR", "AWS_ENDPOINT_URL_ECR_PUBLIC", "AWS_ENDPOINT_URL_STS",
-	"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
 }
 
-// nodeIdentity returns a hash of the environment that selects the node's AWS identity. It
-// reads the environment only: no file, no network.
+// maxSharedFileBytes bounds what is read of a shared config or credentials file to key by it.
+const maxSharedFileBytes = 1 << 20
+
+// nodeIdentity returns a hash of what selects the node's AWS identity: the environment
+// (identityEnv) and the contents of the shared config and credentials files the SDK would
+// read (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, else under $HOME/.aws), so that a file
+// rewritten for another identity is another key. It reads the environment and at most those
+// two files: no SDK configuration is loaded and no credentials are resolved.
 func nodeIdentity(getenv func(string) string) string {
-	parts := make([]string, 0, 2*len(identityEnv))
+	parts := make([]string, 0, 2*len(identityEnv)+4)
 	for _, name := range identityEnv {
 		parts = append(parts, name, getenv(name))
 	}
+	for _, f := range [...]struct{ env, name string }{
+		{"AWS_CONFIG_FILE", "config"}, {"AWS_SHARED_CREDENTIALS_FILE", "credentials"},
+	} {
+		path := getenv(f.env)
+		if path == "" && getenv("HOME") != "" {
+			path = filepath.Join(getenv("HOME"), ".aws", f.name)
+		}
+		parts = append(parts, f.name, fileDigest(path))
+	}
 	return cache.HashIdentity(joinParts(parts...))
+}
+
+// fileDigest returns the hex SHA-256 of the first maxSharedFileBytes of a regular file, or
+// "-" when there is no such file to read.
+func fileDigest(path string) string {
+	if path == "" {
+		return "-"
+	}
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return "-" // and a FIFO is not opened, not to block
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "-"
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxSharedFileBytes)); err != nil {
+		return "-"
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // joinParts joins strings with length prefixes, so that no two lists join alike.

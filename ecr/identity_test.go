@@ -111,7 +111,17 @@ func TestNodeIdentity(t *testing.T) {
 		change map[string]string
 		same   bool
 	}{
-		{"unrelated variable", map[string]string{"HOME": "/elsewhere"}, true},
+		{"unrelated variable", map[string]string{"PATH": "/elsewhere"}, true},
+		// Inputs the SDK's credential chain reads (issue 20, 4.3): HOME selects
+		// ~/.aws/credentials and ~/.aws/config.
+		{"home", map[string]string{"HOME": "/elsewhere"}, false},
+		{"shared credentials file", map[string]string{"AWS_SHARED_CREDENTIALS_FILE": "/elsewhere/credentials"}, false},
+		{"shared config file", map[string]string{"AWS_CONFIG_FILE": "/elsewhere/config"}, false},
+		{"web identity token file", map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/other/token"}, false},
+		{"container credentials token file", map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "/var/run/other/token"}, false},
+		{"container credentials token", map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN": "other"}, false},
+		{"ca bundle", map[string]string{"AWS_CA_BUNDLE": "/elsewhere/ca.pem"}, false},
+		{"imds endpoint mode", map[string]string{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"}, false},
 		{"secret key is not part of it", map[string]string{"AWS_SECRET_ACCESS_KEY": "other"}, true},
 		{"access key", map[string]string{"AWS_ACCESS_KEY_ID": "AKIA2"}, false},
 		{"profile", map[string]string{"AWS_PROFILE": "other"}, false},

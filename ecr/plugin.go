@@ -5,6 +5,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/providers"
@@ -49,8 +50,13 @@ func Plugin() providers.Plugin {
 		},
 		New: func(ctx context.Context, log *slog.Logger) (providers.Provider, error) {
 			copts.Logger, opts.Logger = log, log
+			copts.MaxLifetime = MaxTokenLifetime
 			opts.Cache = cache.New(copts)
 			return New(opts), nil
 		},
 	}
 }
+
+// MaxTokenLifetime is the longest an ECR authorization token lives (GetAuthorizationToken
+// issues 12-hour tokens): the cache never keeps an entry longer, whatever its file says.
+const MaxTokenLifetime = 12 * time.Hour

@@ -84,7 +84,7 @@ func New(opts Options) *Provider {
 		p.now = time.Now
 	}
 	if p.cache == nil {
-		p.cache = cache.New(cache.Options{Now: p.now, Logger: opts.Logger})
+		p.cache = cache.New(cache.Options{Now: p.now, Logger: opts.Logger, MaxLifetime: MaxTokenLifetime})
 	}
 	if p.opts.MaxAttempts <= 0 {
 		p.opts.MaxAttempts = DefaultMaxAttempts
