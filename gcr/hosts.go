@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 )
 
@@ -102,7 +103,8 @@ func ParseHost(image string) (Host, error) {
 
 // validateRegistry checks an extra --registry pattern. It must be a pattern the kubelet can
 // match (no scheme: a matchImages entry starting with https:// never matches), and its last two
-// host labels must be literal: "*.io" or "*.*" would hand Google tokens to any host.
+// host labels must be literal: "*.io" or "*.*" would hand Google tokens to any host; nor may a
+// wildcard cover a public suffix ("*.co.uk", "*.github.io": providers.CheckWildcardScope).
 func validateRegistry(pattern string) error {
 	if pattern == "" {
 		return fmt.Errorf("empty pattern")
@@ -129,5 +131,5 @@ func validateRegistry(pattern string) error {
 			return fmt.Errorf("%q has an empty host label", pattern)
 		}
 	}
-	return nil
+	return providers.CheckWildcardScope(pattern)
 }

@@ -189,6 +189,16 @@ func TestValidateRegistry(t *testing.T) {
 		{name: "empty label", pattern: "mirror..example.com", wantErr: true},
 		{name: "space", pattern: "mirror.example.com ", wantErr: true},
 		{name: "bad escape", pattern: "mirror.example.com/%zz", wantErr: true},
+		// A wildcard over a public suffix matches domains anyone can register (issue 20, 4.8).
+		{name: "wildcard over co.uk", pattern: "*.co.uk", wantErr: true},
+		{name: "wildcard over github.io (private section)", pattern: "*.github.io", wantErr: true},
+		{name: "partial wildcard over co.uk", pattern: "mirror-*.co.uk", wantErr: true},
+		{name: "wildcard over appspot.com, with a path", pattern: "*.appspot.com/images", wantErr: true},
+		{name: "wildcard over a public suffix, deeper", pattern: "eu.*.co.uk", wantErr: true},
+		{name: "wildcard under a registrable domain of co.uk", pattern: "*.example.co.uk"},
+		{name: "wildcard under a project of github.io", pattern: "*.someone.github.io"},
+		{name: "wildcard under a private domain", pattern: "*.registry.corp.internal"},
+		{name: "literal host under co.uk", pattern: "registry.example.co.uk"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

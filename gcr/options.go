@@ -188,3 +188,8 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// MaxTokenLifetime is the longest an access token of this provider's sources lives (the
+// metadata server's and generateAccessToken's hour; the docker config documents are kept 10
+// minutes): the cache never keeps an entry longer, whatever its file says.
+const MaxTokenLifetime = time.Hour

@@ -149,6 +149,9 @@ func New(opts Options) (*Provider, error) {
 	if copts.Logger == nil {
 		copts.Logger = opts.Logger
 	}
+	if copts.MaxLifetime == 0 {
+		copts.MaxLifetime = MaxTokenLifetime
+	}
 	p.cache = cache.New(copts)
 	p.metadata = sync.OnceValue(p.newMetadataClient)
 	p.httpClient = sync.OnceValue(newHTTPClient)
