@@ -38,9 +38,20 @@ var dirFiles = []string{ConfigJSONName, DockerConfigJSONName, DockercfgName}
 
 // LoadFile reads and parses one docker config file (either shape, see Parse). A file mode
 // that lets group or others read or write the file earns a warning. Errors name the file and
-// the problem, never the content.
-func LoadFile(path string) (*Config, error) {
-	f, err := os.Open(path)
+// the problem, never the content. A path that is not a regular file (a FIFO, a device, a
+// socket) is refused at once, without blocking.
+func LoadFile(path string) (*Config, error) { return loadFile(context.Background(), path) }
+
+// loadFile is LoadFile that stops waiting for the read when ctx is done.
+func loadFile(ctx context.Context, path string) (*Config, error) {
+	// Stat first: opening a socket fails and opening a FIFO blocks, with no word on why. The
+	// open below does not block either (O_NONBLOCK), and fstat checks what was opened.
+	if info, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
+	} else if err := regularFile(info); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
 	}
@@ -49,10 +60,10 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
 	}
-	if info.IsDir() {
-		return nil, fmt.Errorf("read %s: is a directory", path)
+	if err := regularFile(info); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := readWithin(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
 	}
@@ -69,17 +80,62 @@ func LoadFile(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// ErrNotRegular: a docker config path is neither a regular file nor a directory.
+var ErrNotRegular = errors.New("not a regular file")
+
+// regularFile refuses what is not a regular file, naming what it is.
+func regularFile(info fs.FileInfo) error {
+	mode := info.Mode()
+	switch {
+	case mode.IsRegular():
+		return nil
+	case mode.IsDir():
+		return errors.New("is a directory")
+	case mode&fs.ModeNamedPipe != 0:
+		return fmt.Errorf("%w: a FIFO", ErrNotRegular)
+	case mode&fs.ModeSocket != 0:
+		return fmt.Errorf("%w: a socket", ErrNotRegular)
+	case mode&fs.ModeDevice != 0:
+		return fmt.Errorf("%w: a device", ErrNotRegular)
+	}
+	return fmt.Errorf("%w: mode %v", ErrNotRegular, mode.Type())
+}
+
+// readWithin reads up to MaxFileBytes+1 bytes of f, giving up when ctx is done: a regular
+// file on a hung network or FUSE mount can block a read, and the kubelet's deadline is final.
+// A read abandoned that way ends when f is closed or the process exits.
+func readWithin(ctx context.Context, f *os.File) ([]byte, error) {
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+		done <- result{data, err}
+	}()
+	select {
+	case r := <-done:
+		return r.data, r.err
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
 // LoadPath loads what a --config flag names: a file (see LoadFile), or a directory, from which
 // config.json, .dockerconfigjson (a mounted kubernetes.io/dockerconfigjson secret) and
 // .dockercfg (a mounted kubernetes.io/dockercfg secret) are read, in that order, whichever
 // exist. A directory with none of them is an error wrapping ErrNoConfig.
-func LoadPath(path string) ([]*Config, error) {
+func LoadPath(path string) ([]*Config, error) { return loadPath(context.Background(), path) }
+
+// loadPath is LoadPath that stops waiting for a read when ctx is done.
+func loadPath(ctx context.Context, path string) ([]*Config, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, pathProblem(err))
 	}
 	if !info.IsDir() {
-		cfg, err := LoadFile(path)
+		cfg, err := loadFile(ctx, path)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +143,7 @@ func LoadPath(path string) ([]*Config, error) {
 	}
 	var configs []*Config
 	for _, name := range dirFiles {
-		cfg, err := LoadFile(filepath.Join(path, name))
+		cfg, err := loadFile(ctx, filepath.Join(path, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -108,7 +164,7 @@ func LoadPath(path string) ([]*Config, error) {
 func Search(ctx context.Context, paths []string, log *slog.Logger) *Config {
 	log = providers.OrDiscard(log)
 	for _, path := range paths {
-		cfg, err := LoadFile(path)
+		cfg, err := loadFile(ctx, path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			log.Log(ctx, providers.V(4), "no docker config here", "file", path)

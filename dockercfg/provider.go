@@ -128,7 +128,7 @@ func (p *Provider) Load(ctx context.Context) ([]*Config, error) {
 	var configs []*Config
 	if len(p.opts.Configs) > 0 {
 		for _, path := range p.opts.Configs {
-			cs, err := LoadPath(path)
+			cs, err := loadPath(ctx, path)
 			if err != nil {
 				return nil, err
 			}
