@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
+	"github.com/pullkeys/pullkeys/internal/redact"
 	"reflect"
 	"regexp"
 	"sort"
@@ -320,27 +320,11 @@ func DecodeAuth(field string) (username, password string, err error) {
 	return username, password, nil
 }
 
-// DisplayKey returns a registry key fit for a log line: any user:password@ is removed and an
-// unparsable key is cut short.
+// DisplayKey returns a registry key fit for a log line: any user:password@ is replaced by
+// REDACTED@ (found by its position: redact.Reference) and a long key is cut short.
 func DisplayKey(raw string) string {
-	s := raw
-	scheme := ""
-	for _, p := range []string{"https://", "http://"} {
-		if strings.HasPrefix(s, p) {
-			scheme, s = p, strings.TrimPrefix(s, p)
-		}
-	}
-	if u, err := url.Parse("https://" + s); err == nil {
-		if u.User == nil {
-			return truncate(raw, 200)
-		}
-		u.User = nil
-		return truncate(scheme+strings.TrimPrefix(u.String(), "https://"), 200)
-	}
-	if strings.Contains(raw, "@") {
-		return "(unparsable key, not shown)"
-	}
-	return truncate(raw, 200)
+	shown, _ := redact.Reference(raw)
+	return truncate(shown, 200)
 }
 
 // JSONProblem describes a JSON decoding error of data by position and JSON kinds only: Go's

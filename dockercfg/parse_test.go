@@ -318,9 +318,13 @@ func TestDisplayKey(t *testing.T) {
 	}{
 		{name: "plain", key: "registry.example.io", want: "registry.example.io"},
 		{name: "with scheme", key: "https://index.docker.io/v1/", want: "https://index.docker.io/v1/"},
-		{name: "user info removed", key: "https://user:secret@registry.example.io/v2/", want: "https://registry.example.io/v2/"},
-		{name: "user info without scheme removed", key: "user:secret@registry.example.io", want: "registry.example.io"},
-		{name: "unparsable with an at sign hidden", key: "user:se%zzcret@registry.example.io", want: "(unparsable key, not shown)"},
+		{name: "user info replaced", key: "https://user:secret@registry.example.io/v2/", want: "https://REDACTED@registry.example.io/v2/"},
+		{name: "user info without scheme replaced", key: "user:secret@registry.example.io", want: "REDACTED@registry.example.io"},
+		{name: "unparsable user info replaced", key: "user:se%zzcret@registry.example.io", want: "REDACTED@registry.example.io"},
+		// Found by position (issue 20, 4.5): a password may hold "/", even after digits that
+		// make "user:12" look like a host and port.
+		{name: "password with a slash", key: "user:12/secret@registry.example.io", want: "REDACTED@registry.example.io"},
+		{name: "password with a slash and a scheme", key: "https://user:se/cret@registry.example.io/v1/", want: "https://REDACTED@registry.example.io/v1/"},
 		{name: "long key cut", key: strings.Repeat("a", 300), want: strings.Repeat("a", 200) + "…"},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/redact"
 	"log/slog"
 	"os"
 	"strconv"
@@ -130,12 +131,12 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 	res, err := p.cache.GetOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
 		e, err := p.fetch(ctx, log, reg, id)
 		if err != nil {
-			return nil, redact(err, id.token) // the cache logs it when it serves a stale entry
+			return nil, redact.Error(err, id.token) // the cache logs it when it serves a stale entry
 		}
 		return e, nil
 	})
 	if err != nil {
-		return nil, redact(fmt.Errorf("ecr: get authorization token for %s: %w", host, err), id.token)
+		return nil, redact.Error(fmt.Errorf("ecr: get authorization token for %s: %w", host, err), id.token)
 	}
 	cred, ok := res.Entry.Auth[host]
 	if !ok {
@@ -218,32 +219,4 @@ func decodeToken(token string) (user, pass string, err error) {
 		return "", "", fmt.Errorf("%w: authorization token is not user:password", ErrMalformedResponse)
 	}
 	return user, pass, nil
-}
-
-// redactedError is an error whose message had secrets removed. It matches what the original
-// matched (errors.Is) but does not unwrap to it, so the original text cannot be printed
-// through it.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string        { return e.msg }
-func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
-
-// redact removes secrets from err's message. Errors from AWS do not echo a web identity token,
-// but a plugin's stderr ends up in the kubelet's log, so this is not left to trust.
-func redact(err error, secrets ...string) error {
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if len(s) >= 8 && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &redactedError{msg: msg, err: err}
 }

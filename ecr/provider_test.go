@@ -542,22 +542,3 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 }
-
-func TestRedact(t *testing.T) {
-	const token = "eyJhbGciOi.secret-payload.signature"
-	inner := fmt.Errorf("wrapped: %w", context.DeadlineExceeded)
-	err := redact(fmt.Errorf("sts said: token %s is invalid: %w", token, inner), token)
-	if strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "[redacted]") {
-		t.Errorf("redact(…) = %q, want the token replaced", err)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("errors.Is(redact(…), context.DeadlineExceeded) = false, want true")
-	}
-	if errors.Unwrap(err) != nil {
-		t.Errorf("redact(…) unwraps to the original, which still holds the token")
-	}
-	plain := errors.New("no secret here")
-	if got := redact(plain, token, ""); got != plain {
-		t.Errorf("redact of an error without the secret = %v, want it unchanged", got)
-	}
-}

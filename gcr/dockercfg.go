@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/redact"
 	"net/http"
 	"net/url"
 	"strings"
@@ -113,7 +114,7 @@ func (p *Provider) download(ctx context.Context, raw string) ([]byte, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("gcr: %w: instance attribute %s is not an http(s) URL", ErrDockercfg, attributeDockercfgURL)
 	}
-	shown := redact(raw)
+	shown := redact.URL(raw)
 	a, err := p.send(ctx, p.urlTimeout, MaxDockercfgBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {

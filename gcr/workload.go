@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/redact"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -85,7 +86,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 		return req, nil
 	})
 	fail := func(format string, args ...any) (string, time.Time, error) {
-		return "", time.Time{}, fmt.Errorf("gcr: %w at %s for %s: %s", ErrTokenExchange, redact(p.stsURL), p.audience, fmt.Sprintf(format, args...))
+		return "", time.Time{}, fmt.Errorf("gcr: %w at %s for %s: %s", ErrTokenExchange, redact.URL(p.stsURL), p.audience, fmt.Sprintf(format, args...))
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -135,7 +136,7 @@ func (p *Provider) impersonate(ctx context.Context, bearer, gsa string) (string,
 		return req, nil
 	})
 	fail := func(format string, args ...any) (string, time.Time, error) {
-		return "", time.Time{}, fmt.Errorf("gcr: %w: generateAccessToken for %s at %s: %s", ErrImpersonation, gsa, redact(p.iamURL), fmt.Sprintf(format, args...))
+		return "", time.Time{}, fmt.Errorf("gcr: %w: generateAccessToken for %s at %s: %s", ErrImpersonation, gsa, redact.URL(p.iamURL), fmt.Sprintf(format, args...))
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -185,14 +186,4 @@ func prefixed(code string) string {
 		return ""
 	}
 	return " " + code
-}
-
-// redact returns a URL without user info, query or fragment, for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
 }

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/redact"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pullkeys/pullkeys/providers"
@@ -135,7 +135,7 @@ func Exec(ctx context.Context, binDir string, p Provider, req *providers.Request
 	if cmd.ProcessState != nil {
 		res.ExitCode = cmd.ProcessState.ExitCode()
 	}
-	res.Stderr = redact(stderr.String(), secretsOf(req, nil))
+	res.Stderr = redact.String(stderr.String(), secretsOf(req, nil)...)
 	if stderr.dropped > 0 {
 		res.Stderr += fmt.Sprintf("\n[%d more bytes of stderr not shown]", stderr.dropped)
 	}
@@ -175,7 +175,7 @@ func Exec(ctx context.Context, binDir string, p Provider, req *providers.Request
 		return res
 	}
 	res.Response = resp
-	res.Stderr = redact(res.Stderr, secretsOf(req, resp))
+	res.Stderr = redact.String(res.Stderr, secretsOf(req, resp)...)
 	return res
 }
 
@@ -227,15 +227,6 @@ func secretsOf(req *providers.Request, resp *providers.Response) []string {
 		}
 	}
 	return s
-}
-
-func redact(text string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, "[redacted]")
-		}
-	}
-	return text
 }
 
 // cappedBuffer keeps the first max bytes written and counts the rest.

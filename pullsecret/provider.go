@@ -90,7 +90,7 @@ func FromProvider(ctx context.Context, images []string, opts ProviderOptions) ([
 	for _, kv := range opts.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("provider env %q: %w: want NAME=VALUE", redactEnv(kv), ErrInvalid)
+			return nil, fmt.Errorf("provider env %q: %w: want NAME=VALUE", envNameOnly(kv), ErrInvalid)
 		}
 		entry.Env = append(entry.Env, configv1.ExecEnvVar{Name: k, Value: v})
 	}
@@ -241,8 +241,8 @@ func displayKeys(resp *providers.Response) []string {
 	return keys
 }
 
-// redactEnv shows an env entry's name only.
-func redactEnv(kv string) string {
+// envNameOnly shows an env entry's name only.
+func envNameOnly(kv string) string {
 	k, _, ok := strings.Cut(kv, "=")
 	if !ok {
 		if len(kv) > 40 {

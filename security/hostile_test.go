@@ -107,7 +107,9 @@ func TestHostileRequests_EveryBinary_OneErrorLineNoPanicNoStdoutBoundedMemory(t 
 func TestHostileRequests_ImageWithUserinfo_PasswordNotQuoted(t *testing.T) {
 	const password = "typed-password-in-an-image"
 	for _, p := range allPlugins(t, nil) {
-		for _, img := range []string{"user:" + password + "@gcr.io/p/app", "https://user:" + password + "@gcr.io/p/app"} {
+		for _, img := range []string{"user:" + password + "@gcr.io/p/app", "https://user:" + password + "@gcr.io/p/app",
+			// A password may hold "/": the userinfo is not cut at the first one (issue 20, 4.5).
+			"robot:" + password + "/more@gcr.io/p/app", "robot:x/" + password + "@gcr.io/p/app"} {
 			o := p.run(t, request(providers.APIVersionV1, img, "", nil))
 			failure(t, p.name+" < "+img, p.name, o, "invalid image reference")
 			if strings.Contains(o.stderr, password) {

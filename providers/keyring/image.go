@@ -4,6 +4,7 @@ import (
 	_ "crypto/sha256" // digests: go-digest accepts the algorithms whose hashes are linked
 	_ "crypto/sha512"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/redact"
 	"net/url"
 	"strings"
 
@@ -25,10 +26,13 @@ const (
 func NormalizeImage(ref string) (string, error) {
 	name, err := parseNormalizedName(ref)
 	if err != nil {
-		if userinfo := userinfoOf(ref); userinfo != "" {
-			// The parser's messages quote the name: take the userinfo out of them too.
-			msg := strings.ReplaceAll(err.Error(), userinfo, "REDACTED")
-			return "", fmt.Errorf("invalid image reference %q: %s", truncate(strings.ReplaceAll(ref, userinfo, "REDACTED"), 300), msg)
+		if shown, ok := redact.Reference(ref); ok {
+			// The parser's messages quote parts of the name: explain the reference with its
+			// userinfo taken out instead, which fails to parse alike.
+			if _, err2 := parseNormalizedName(shown); err2 != nil {
+				err = err2
+			}
+			return "", fmt.Errorf("invalid image reference %q: %w", truncate(shown, 300), err)
 		}
 		return "", fmt.Errorf("invalid image reference %q: %w", truncate(ref, 300), err)
 	}
@@ -84,21 +88,6 @@ func NormalizeKey(key string) (string, error) {
 		return u.Host + path, nil
 	}
 	return u.Host, nil
-}
-
-// userinfoOf returns the "user:password" before an "@" in the host part of a reference typed
-// by hand (with or without a scheme), or "". Errors that quote the reference hide it, so that
-// they never quote a password. A digest's "@" comes after the first "/" and is not userinfo.
-func userinfoOf(ref string) string {
-	rest := ref
-	if i := strings.Index(rest, "://"); i >= 0 {
-		rest = rest[i+3:]
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		return host[:i]
-	}
-	return ""
 }
 
 func truncate(s string, n int) string {

@@ -98,6 +98,47 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
+// TestNormalizeImageErrorRedactsByPosition: the userinfo is found where it stands in the
+// reference (a password may hold "/"), and only there is it replaced (a short userinfo such as
+// "a" must not be replaced inside the words of the message).
+func TestNormalizeImageErrorRedactsByPosition(t *testing.T) {
+	tests := []struct {
+		name    string
+		ref     string
+		secrets []string // none of them may be in the message
+		want    string   // the message holds this
+	}{
+		{name: "password with a slash", ref: "robot:S3cr/etPass@registry.example.io/app",
+			secrets: []string{"S3cr", "etPass"}, want: `"REDACTED@registry.example.io/app"`},
+		{name: "password with a slash and a scheme", ref: "https://robot:S3cr/etPass@registry.example.io/app",
+			secrets: []string{"S3cr", "etPass"}, want: "REDACTED@registry.example.io/app"},
+		{name: "password with slashes and a digest", ref: "robot:a/b/S3cretPass@registry.example.io/app@sha256:" + strings.Repeat("ab", 32),
+			secrets: []string{"S3cretPass"}, want: "REDACTED@registry.example.io/app@sha256:"},
+		{name: "short userinfo", ref: "a@reg.example.io/x", want: `invalid image reference "REDACTED@reg.example.io/x"`},
+		{name: "userinfo also in the path", ref: "pw1@reg.example.io/pw1", want: `"REDACTED@reg.example.io/pw1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NormalizeImage(tt.ref)
+			if err == nil {
+				t.Fatalf("NormalizeImage(%q) = nil error, want an invalid reference", tt.ref)
+			}
+			msg := err.Error()
+			for _, s := range tt.secrets {
+				if strings.Contains(msg, s) {
+					t.Errorf("NormalizeImage(%q) error %q quotes %q", tt.ref, msg, s)
+				}
+			}
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("NormalizeImage(%q) error %q, want it to hold %q", tt.ref, msg, tt.want)
+			}
+			if strings.Count(msg, "REDACTED") > 2 || strings.Contains(msg, "REDACTEDnvalid") || strings.Contains(msg, "invREDACTED") {
+				t.Errorf("NormalizeImage(%q) error %q replaced text that is not the userinfo", tt.ref, msg)
+			}
+		})
+	}
+}
+
 func TestNormalizeImageErrorHidesUserinfo(t *testing.T) {
 	for _, ref := range []string{"user:PASSWORD@gcr.io/p/app", "https://user:PASSWORD@gcr.io/p/app", "PASSWORD@reg.io", "a@b:PASSWORD@reg.io/x"} {
 		_, err := NormalizeImage(ref)
@@ -108,9 +149,5 @@ func TestNormalizeImageErrorHidesUserinfo(t *testing.T) {
 		if strings.Contains(err.Error(), "PASSWORD") {
 			t.Errorf("NormalizeImage(%q) error %q quotes the userinfo", ref, err)
 		}
-	}
-	// A digest's "@" is not userinfo: the reference is quoted as it was.
-	if got := userinfoOf("reg.io/app@sha256:abc"); got != "" {
-		t.Errorf("userinfoOf(digest reference) = %q, want none", got)
 	}
 }

@@ -104,6 +104,7 @@ func TestRunUsage(t *testing.T) {
 		wantCode   int
 		wantStdout string // substring
 		wantStderr string // substring
+		notStderr  string // must not be in stderr, when set
 	}{
 		{name: "no command", args: nil, wantCode: ExitUsage, wantStderr: "Usage: pullkeys <command>"},
 		{name: "unknown command", args: []string{"pull"}, wantCode: ExitUsage, wantStderr: `pullkeys: unknown command "pull" (see pullkeys help)`},
@@ -123,6 +124,10 @@ func TestRunUsage(t *testing.T) {
 		{name: "request without image", args: []string{"request"}, wantCode: ExitUsage, wantStderr: "want exactly one image, got 0"},
 		{name: "request bad version", args: []string{"request", "--api-version", "v2", "nginx"}, wantCode: ExitUsage, wantStderr: `--api-version "v2"`},
 		{name: "request bad image", args: []string{"request", "a//b"}, wantCode: ExitUsage, wantStderr: "invalid reference format"},
+		{name: "request image with a password holding a slash", args: []string{"request", "robot:S3cr/etPass@registry.example.io/app"},
+			wantCode: ExitUsage, wantStderr: `"REDACTED@registry.example.io/app"`, notStderr: "etPass"},
+		{name: "request image with a short userinfo", args: []string{"request", "a@registry.example.io/app"},
+			wantCode: ExitUsage, wantStderr: `invalid image reference "REDACTED@registry.example.io/app"`, notStderr: "invREDACTED"},
 		{name: "request token in v1beta1", args: []string{"request", "--api-version", "v1beta1", "--service-account-token", "t", "nginx"}, wantCode: ExitUsage, wantStderr: "v1 only"},
 	}
 	for _, tt := range tests {
@@ -137,6 +142,9 @@ func TestRunUsage(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tt.wantStderr) {
 				t.Errorf("Run(%q) stderr = %q, want it to contain %q", tt.args, stderr, tt.wantStderr)
+			}
+			if tt.notStderr != "" && strings.Contains(stderr, tt.notStderr) {
+				t.Errorf("Run(%q) stderr = %q, want no %q in it", tt.args, stderr, tt.notStderr)
 			}
 		})
 	}
