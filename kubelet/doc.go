@@ -79,6 +79,7 @@
 // Passwords in a Report are masked ([Mask]: "********(32 chars)") unless
 // CheckOptions.ShowSecrets is set. A plugin's stdout is never kept beyond decoding; its stderr,
 // the plugin's own diagnostics that the kubelet copies into its log, is reported with the
-// service account token and the answer's passwords redacted. Env values of the config are
+// service account token and the answer's passwords redacted, as they are and as user:password,
+// in clear and in standard, URL-safe and unpadded base64. Env values of the config are
 // never reported, only their names.
 package kubelet

@@ -213,17 +213,16 @@ func stdoutHint(out []byte) string {
 }
 
 // secretsOf lists the strings that must not appear in what is shown: the service account token
-// and the passwords of the answer.
+// and the passwords of the answer, each in every form a plugin may print it in (redact.Forms:
+// clear, as user:password, and in standard, URL-safe and unpadded base64).
 func secretsOf(req *providers.Request, resp *providers.Response) []string {
 	var s []string
 	if req != nil && req.ServiceAccountToken != "" {
-		s = append(s, req.ServiceAccountToken)
+		s = append(s, redact.Forms("", req.ServiceAccountToken)...)
 	}
 	if resp != nil {
 		for _, a := range resp.Auth {
-			if len(a.Password) >= 4 {
-				s = append(s, a.Password)
-			}
+			s = append(s, redact.Forms(a.Username, a.Password)...)
 		}
 	}
 	return s

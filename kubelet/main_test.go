@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -49,6 +50,7 @@ func (a authFlag) Set(v string) error {
 //	                "docker.io=user:password") through
 //	                providers.Execute, in the request's apiVersion
 //	echo-token      ok, with the request's service account token as the password
+//	leak-forms      ok, and print each password, user:password and their base64 forms on stderr
 //	env             ok, and print args, $FAKE_VAR and $FAKE_PARENT on stderr
 //	dump            ok, and copy the request to the file named by $FAKE_DUMP
 //	garbage         print text, not JSON, and exit 0
@@ -153,6 +155,15 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 					}
 				case "env":
 					fmt.Fprintf(stderr, "args=%q FAKE_VAR=%q FAKE_PARENT=%q\n", args, os.Getenv("FAKE_VAR"), os.Getenv("FAKE_PARENT"))
+				case "leak-forms":
+					for _, v := range resp.Auth {
+						pair := v.Username + ":" + v.Password
+						for _, s := range []string{v.Password, pair} {
+							fmt.Fprintf(stderr, "debug: %s std=%s url=%s raw=%s rawurl=%s\n", s,
+								base64.StdEncoding.EncodeToString([]byte(s)), base64.URLEncoding.EncodeToString([]byte(s)),
+								base64.RawStdEncoding.EncodeToString([]byte(s)), base64.RawURLEncoding.EncodeToString([]byte(s)))
+						}
+					}
 				}
 				return resp, nil
 			}), nil
