@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +47,15 @@ printf '{"ServerURL":"x","Username":"","Secret":""}'`,
 		"hang": `sleep 60 &
 echo $! > "{{DIR}}/hang.pid"
 wait`,
+		// Never answers: its child leaves the process group (setsid), writes its pid and
+		// sleeps; it must die on timeout too.
+		"hangsetsid": `setsid sh -c 'echo $$ > "{{DIR}}/hangsetsid.pid"; exec sleep 60' &
+wait`,
+		// Answers and exits, leaving a child in a session of its own that holds stdout open.
+		"bgsetsid": `cat >/dev/null
+setsid sh -c 'echo $$ > "{{DIR}}/bgsetsid.pid"; exec sleep 60' &
+while [ ! -s "{{DIR}}/bgsetsid.pid" ]; do sleep 0.01; done
+printf '{"ServerURL":"x","Username":"bg-user","Secret":"helper-secret-bg"}'`,
 		// Answers and exits, leaving a child that holds stdout open.
 		"background": `cat >/dev/null
 sleep 60 &
@@ -99,6 +110,11 @@ func TestExecHelper(t *testing.T) {
 			timeout: 300 * time.Millisecond, wantErr: ErrHelperTimeout, pidFile: "hang.pid"},
 		{name: "child left holding stdout: answer kept, child killed", helper: "background", server: "r.example.io",
 			wantUser: "bg-user", wantSecret: "helper-secret-bg", pidFile: "background.pid"},
+		// A child that calls setsid leaves the process group (issue 20, 4.7).
+		{name: "hang past the timeout: a setsid child killed too", helper: "hangsetsid", server: "r.example.io",
+			timeout: 300 * time.Millisecond, wantErr: ErrHelperTimeout, pidFile: "hangsetsid.pid"},
+		{name: "setsid child left holding stdout: answer kept, child killed", helper: "bgsetsid", server: "r.example.io",
+			wantUser: "bg-user", wantSecret: "helper-secret-bg", pidFile: "bgsetsid.pid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,4 +188,48 @@ func waitGone(t *testing.T, pidFile string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("the helper's child %d is still running", pid)
+}
+
+// TestExecHelperLogsWhatItKilled: the log names the processes killed, and they are gone: it
+// claims nothing that did not happen (issue 20, 4.7: a setsid child survived while the log
+// said it was killed).
+func TestExecHelperLogsWhatItKilled(t *testing.T) {
+	dir := fakeHelpers(t)
+	tests := []struct {
+		name    string
+		helper  string
+		timeout time.Duration
+		wantLog string
+	}{
+		{name: "timed out", helper: "hangsetsid", timeout: 300 * time.Millisecond, wantLog: "credential helper timed out; killed"},
+		{name: "output held after exit", helper: "bgsetsid", timeout: time.Minute, wantLog: "left a process holding its output; killed it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pidFile := filepath.Join(dir, tt.helper+".pid")
+			os.Remove(pidFile)
+			var logs strings.Builder
+			h := &ExecHelper{Timeout: tt.timeout, WaitDelay: 100 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			_, _, err := h.Get(context.Background(), tt.helper, "r.example.io")
+			for errors.Is(err, ErrHelperTimeout) && h.Timeout < 10*time.Second {
+				if _, statErr := os.Stat(pidFile); statErr == nil {
+					break
+				}
+				logs.Reset()
+				h.Timeout *= 2
+				_, _, err = h.Get(context.Background(), tt.helper, "r.example.io")
+			}
+			waitGone(t, pidFile)
+			data, _ := os.ReadFile(pidFile)
+			pid := strings.TrimSpace(string(data))
+			got := logs.String()
+			if !strings.Contains(got, tt.wantLog) || !regexp.MustCompile(`pids="?\[[^\]]*\b`+pid+`\b`).MatchString(got) {
+				t.Errorf("Get(%q) logged:\n%s\nwant %q naming pid %s", tt.helper, got, tt.wantLog, pid)
+			}
+			if strings.Contains(got, "could not") {
+				t.Errorf("Get(%q) logged a survivor:\n%s", tt.helper, got)
+			}
+		})
+	}
 }
