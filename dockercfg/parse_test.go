@@ -321,6 +321,7 @@ func TestDisplayKey(t *testing.T) {
 		{name: "user info replaced", key: "https://user:secret@registry.example.io/v2/", want: "https://REDACTED@registry.example.io/v2/"},
 		{name: "user info without scheme replaced", key: "user:secret@registry.example.io", want: "REDACTED@registry.example.io"},
 		{name: "unparsable user info replaced", key: "user:se%zzcret@registry.example.io", want: "REDACTED@registry.example.io"},
+		{name: "at sign before a name without a dot", key: "%zz-secret@x", want: "REDACTED@x"},
 		// Found by position (issue 20, 4.5): a password may hold "/", even after digits that
 		// make "user:12" look like a host and port.
 		{name: "password with a slash", key: "user:12/secret@registry.example.io", want: "REDACTED@registry.example.io"},

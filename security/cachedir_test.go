@@ -104,20 +104,36 @@ func TestCacheDir_Missing_CreatedPrivate(t *testing.T) {
 	}
 }
 
-// TestCacheDir_GroupAndWorldPermissions_TakenAway: an existing directory open to others is
-// made 0700 before any token is written into it.
-func TestCacheDir_GroupAndWorldPermissions_TakenAway(t *testing.T) {
-	r := newECRRunner(t)
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	base := warmCacheFiles(t, r, dir)
-	if m := mode(t, dir); m != os.ModeDir|0o700 {
-		t.Errorf("mode of the cache directory = %v, want drwx------", m)
-	}
-	if m := mode(t, base+".json"); m != 0o600 {
-		t.Errorf("mode of the cache file = %v, want -rw-------", m)
+// TestCacheDir_OpenToOthers_LeftAloneAndRefused: an existing directory others can write to
+// (where they could have planted tokens) is not chmod'ed (a --cache-dir=/tmp typo must not
+// take /tmp's sticky bit and permissions away from its users) and not used: the plugin
+// answers from memory, with a warning that says why (issue 20, 4.2).
+func TestCacheDir_OpenToOthers_LeftAloneAndRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		mode os.FileMode
+	}{
+		{name: "shared like /tmp", mode: 0o777 | os.ModeSticky},
+		{name: "world-writable", mode: 0o777},
+		{name: "group-writable", mode: 0o770},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newECRRunner(t)
+			dir := t.TempDir()
+			if err := os.Chmod(dir, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			o := r.run(t, dir, proc{})
+			if m := mode(t, dir); m != os.ModeDir|tt.mode {
+				t.Errorf("mode of the cache directory = %v, want %v, as it was", m, os.ModeDir|tt.mode)
+			}
+			if !strings.Contains(o.stderr, "writable by group or others") {
+				t.Errorf("stderr = %q, want a warning that the directory is writable by others", o.stderr)
+			}
+			if names := entries(t, dir); len(names) != 0 {
+				t.Errorf("files written into a directory open to others: %v", names)
+			}
+		})
 	}
 }
 

@@ -95,9 +95,10 @@ func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) 
 // Reference returns an image reference typed by hand with its userinfo ("user:password@" before
 // the registry host, after an optional scheme) replaced by UserinfoMark, and whether there was
 // one. The userinfo is found by its position, not by its text: it ends at the last "@" that is
-// followed by a host (a name with a "." or ":", or localhost) and is not a digest's "@", so a
-// password may hold "/" or "@". "robot:S3cr/etPass@registry.example.io/app" becomes
-// "REDACTED@registry.example.io/app"; "registry.example.io/app@sha256:…" is left as it is.
+// not a digest's, so a password may hold "/" or "@". No valid reference or registry key has
+// another "@", so in doubt more is hidden, never less: "robot:S3cr/etPass@registry.example.io/app"
+// becomes "REDACTED@registry.example.io/app", "registry.example.io/app@latest" becomes
+// "REDACTED@latest"; "registry.example.io/app@sha256:…" is left as it is.
 func Reference(ref string) (string, bool) {
 	start := 0
 	if i := strings.Index(ref, "://"); i >= 0 && !strings.ContainsAny(ref[:i], "/@") {
@@ -107,11 +108,8 @@ func Reference(ref string) (string, bool) {
 	if i := strings.LastIndexByte(ref, '@'); i >= start && isDigest(ref[i+1:]) {
 		end = i // a digest's "@" is not userinfo
 	}
-	for at := strings.LastIndexByte(ref[start:end], '@'); at >= 0; at = strings.LastIndexByte(ref[start:start+at], '@') {
-		host, _, _ := strings.Cut(ref[start+at+1:end], "/")
-		if strings.ContainsAny(host, ".:") || host == "localhost" {
-			return ref[:start] + UserinfoMark + ref[start+at:], true
-		}
+	if at := strings.LastIndexByte(ref[start:end], '@'); at >= 0 {
+		return ref[:start] + UserinfoMark + ref[start+at:], true
 	}
 	return ref, false
 }

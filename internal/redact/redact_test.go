@@ -17,7 +17,8 @@ func TestReference(t *testing.T) {
 	}{
 		{name: "none", ref: "registry.example.io/app:1", want: "registry.example.io/app:1"},
 		{name: "digest", ref: "registry.example.io/app@" + digest, want: "registry.example.io/app@" + digest},
-		{name: "tag with an at sign, no host after it", ref: "registry.example.io/app@latest", want: "registry.example.io/app@latest"},
+		{name: "an at sign that is not a digest's: hidden up to it", ref: "registry.example.io/app@latest", want: "REDACTED@latest", wantOK: true},
+		{name: "unparsable docker config key", ref: "%zz-key-password@x", want: "REDACTED@x", wantOK: true},
 		{name: "user and password", ref: "user:pw@registry.example.io/app", want: "REDACTED@registry.example.io/app", wantOK: true},
 		{name: "password with a slash", ref: "robot:S3cr/etPass@registry.example.io/app", want: "REDACTED@registry.example.io/app", wantOK: true},
 		{name: "password with an at sign", ref: "robot:p@ss@registry.example.io/app", want: "REDACTED@registry.example.io/app", wantOK: true},
