@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -144,7 +145,7 @@ func (c *Cache) GetOrFetch(ctx context.Context, key Key, fetch func(ctx context.
 	ch := c.flights.DoChan(key.enc, func() (any, error) {
 		r, err := c.load(ctx, key, fetch)
 		if err == nil && r.Source == Fetched {
-			c.prune()
+			c.tidy()
 		}
 		return r, err
 	})
@@ -390,13 +391,7 @@ func (c *Cache) lock(ctx context.Context, key Key, base string) (func(), error) 
 // in a directory of many thousand entries does not pay for tidying all of them.
 func (c *Cache) prune() {
 	now := c.now()
-	c.mu.Lock()
-	for k, e := range c.mem {
-		if !now.Before(e.ExpiresAt) {
-			delete(c.mem, k)
-		}
-	}
-	c.mu.Unlock()
+	c.pruneMemory(now)
 	if c.dir == "" {
 		return
 	}
@@ -448,6 +443,78 @@ func readDirNames(dir string) ([]string, error) {
 
 // pruneBatch bounds how many keys' files one prune looks at.
 const pruneBatch = 64
+
+// pruneEvery is how often the directory is tidied at most: a fetch within pruneEvery of the
+// last tidying (by the time in pruneMark, written by whichever process tidied) does not list
+// the directory again. Listing 20,000 entries takes tens of milliseconds.
+const pruneEvery = time.Minute
+
+// pruneMark is the file in the cache directory that holds when it was last tidied.
+const pruneMark = "pruned"
+
+// tidy is prune after a fetch: memory always, the directory at most once per pruneEvery.
+func (c *Cache) tidy() {
+	now := c.now()
+	if c.dir != "" && c.prunedSince(now.Add(-pruneEvery), now) {
+		c.pruneMemory(now)
+		return
+	}
+	if c.dir != "" {
+		if err := writeMark(filepath.Join(c.dir, pruneMark), now); err != nil {
+			c.log.Debug("cache: mark tidying", "err", err)
+		}
+	}
+	c.prune()
+}
+
+// writeMark replaces the file name with the time t, not durably (a mark lost in a crash costs
+// one more tidying): a temporary file renamed over it, which replaces a symlink instead of
+// following it.
+func writeMark(name string, t time.Time) error {
+	f, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+tmpInfix+"*")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(t.UTC().Format(time.RFC3339Nano))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// prunedSince reports whether pruneMark says the directory was tidied after since and not
+// after now (a mark from the future, from a clock set back or planted, does not count).
+func (c *Cache) prunedSince(since, now time.Time) bool {
+	f, err := os.OpenFile(filepath.Join(c.dir, pruneMark), os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || checkOwned(fi) != nil {
+		return false
+	}
+	buf := make([]byte, 64)
+	n, _ := io.ReadFull(f, buf)
+	t, err := time.Parse(time.RFC3339Nano, string(buf[:n]))
+	return err == nil && t.After(since) && !t.After(now)
+}
+
+// pruneMemory evicts the entries expired at now from memory.
+func (c *Cache) pruneMemory(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.mem {
+		if !now.Before(e.ExpiresAt) {
+			delete(c.mem, k)
+		}
+	}
+}
 
 func isHash(s string) bool {
 	if len(s) != 64 {

@@ -19,8 +19,9 @@
 // less a reserve (a quarter of the time left, at most 5 seconds), since an answer after the
 // caller's deadline is no answer. An expired entry is never served: it is deleted from memory
 // and disk when seen, and after each fetch the expired entries of other keys are pruned, with
-// their lock files and whatever crashed writers left: at most 64 keys' files, chosen at
-// random, per fetch, so that a large directory does not slow the request down. A fetch that returns a nil entry, one
+// their lock files and whatever crashed writers left: at most once a minute per directory
+// (the time is kept in the file "pruned" there) and at most 64 keys' files, chosen at random,
+// per tidying, so that a large directory does not slow requests down. A fetch that returns a nil entry, one
 // already expired or one expiring at or before it was fetched fails with ErrInvalidEntry and
 // nothing is stored; a zero FetchedAt is taken to mean now.
 //

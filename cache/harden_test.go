@@ -121,6 +121,7 @@ func TestPruneBounded(t *testing.T) {
 		t.Errorf("one fetch removed %d of %d expired entries, want 1 to %d", removed, planted, pruneBatch)
 	}
 	for i := range planted {
+		h.clock.Advance(pruneEvery) // a directory is tidied at most once per pruneEvery
 		if _, err := h.cache().GetOrFetch(t.Context(), testKey(fmt.Sprint("more", i)), h.fetchOK("u", lifetime)); err != nil {
 			t.Fatal(err)
 		}
@@ -130,25 +131,62 @@ func TestPruneBounded(t *testing.T) {
 	}
 }
 
+// TestPruneAtMostOncePerInterval: processes fetching in quick succession do not each list a
+// large directory: the first tidies it and leaves a mark, the next ones within pruneEvery do
+// not; a mark from the future (a clock set back, a planted file) does not stop tidying.
+func TestPruneAtMostOncePerInterval(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, dir)
+	fetch := func(name string) {
+		t.Helper()
+		if _, err := h.cache().GetOrFetch(t.Context(), testKey(name), h.fetchOK("u", lifetime)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch("first") // tidies, marks
+	plantEntries(t, dir, 5, t0.Add(-2*lifetime))
+	fetch("soon after")
+	if n := countJSON(t, dir); n != 2+5 {
+		t.Errorf("a fetch within %v of the last tidying tidied: %d cache files, want %d", pruneEvery, n, 2+5)
+	}
+	h.clock.Advance(pruneEvery)
+	fetch("later")
+	if n := countJSON(t, dir); n != 3 {
+		t.Errorf("a fetch %v after the last tidying did not tidy: %d cache files, want 3", pruneEvery, n)
+	}
+	plantEntries(t, dir, 5, t0.Add(-2*lifetime))
+	h.clock.Advance(-time.Hour) // the mark is now in the future
+	fetch("clock set back")
+	if n := countJSON(t, dir); n != 4 {
+		t.Errorf("a mark from the future stopped tidying: %d cache files, want 4", n)
+	}
+}
+
 // BenchmarkColdFetchManyEntries is a plugin process's cold request (empty memory, no entry on
-// disk for its key, so a fetch, a durable write and a prune) in an empty directory and in one
-// of 20,000 entries, as on a long-lived node with many keys.
+// disk for its key, so a fetch, a durable write and maybe a tidying) in an empty directory and
+// in one of 20,000 entries, as on a long-lived node with many keys: when the directory is due
+// for tidying (the worst case, once per pruneEvery) and when it was just tidied (a burst).
 func BenchmarkColdFetchManyEntries(b *testing.B) {
 	for _, n := range []int{0, 20000} {
-		b.Run(fmt.Sprint("entries=", n), func(b *testing.B) {
-			dir := b.TempDir()
-			plantEntries(b, dir, n, t0) // live: nothing to prune, but each one to look at
-			h := newHarness(b, dir)
-			fetch := h.fetchOK("u", lifetime)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				i++
-				key := testKey(fmt.Sprint("cold", i))
-				if r, err := h.cache().GetOrFetch(b.Context(), key, fetch); err != nil || r.Source != Fetched {
-					b.Fatalf("GetOrFetch(%v) = %v, %v, want a fetch", key, r, err)
+		for _, due := range []bool{true, false} {
+			b.Run(fmt.Sprintf("entries=%d/due=%v", n, due), func(b *testing.B) {
+				dir := b.TempDir()
+				plantEntries(b, dir, n, t0) // live: nothing to remove, but each one to look at
+				h := newHarness(b, dir)
+				fetch := h.fetchOK("u", lifetime)
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					i++
+					if due {
+						h.clock.Advance(pruneEvery)
+					}
+					key := testKey(fmt.Sprint("cold", i))
+					if r, err := h.cache().GetOrFetch(b.Context(), key, fetch); err != nil || r.Source != Fetched {
+						b.Fatalf("GetOrFetch(%v) = %v, %v, want a fetch", key, r, err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -293,7 +293,9 @@ func snapshotNames(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		if e.Name() != pruneMark {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }
