@@ -154,6 +154,7 @@ func TestCacheDir_FullOfGarbage_AnsweredAndRepaired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	dueForTidying(t, dir)
 	before := r.calls()
 	r.run(t, dir, proc{})
 	if r.calls() != before+1 {
@@ -173,6 +174,15 @@ func TestCacheDir_FullOfGarbage_AnsweredAndRepaired(t *testing.T) {
 	}
 }
 
+// dueForTidying makes the cache directory due for tidying, as a minute after the last run: the
+// cache tidies a directory at most once a minute and keeps the time in its "pruned" file.
+func dueForTidying(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Remove(filepath.Join(dir, "pruned")); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}
+
 // TestCacheDir_FileTruncatedMidWrite_AnsweredAndRepaired: an entry cut in half, as by a
 // crash during a write that was not atomic, and a writer's temporary file: neither is read.
 func TestCacheDir_FileTruncatedMidWrite_AnsweredAndRepaired(t *testing.T) {
@@ -189,6 +199,7 @@ func TestCacheDir_FileTruncatedMidWrite_AnsweredAndRepaired(t *testing.T) {
 	if err := os.WriteFile(base+".json.tmp-99", data[:len(data)/3], 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dueForTidying(t, dir)
 	before := r.calls()
 	r.run(t, dir, proc{})
 	r.run(t, dir, proc{})
