@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/pullkeys/pullkeys/internal/throttle"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -62,7 +63,10 @@ func (p *Provider) callAPI(ctx context.Context, log *slog.Logger, reg Registry, 
 			staticToken(id.token), func(o *stscreds.WebIdentityRoleOptions) {
 				o.RoleSessionName = sessionName(id.token)
 			}))
-		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if err := p.throttled(ctx, func(ctx context.Context) error {
+			_, err := cfg.Credentials.Retrieve(ctx)
+			return err
+		}); err != nil {
 			return token{}, fmt.Errorf("assume role %s (%s) with the service account token: %w", id.roleARN, id.source, err)
 		}
 	} else if cfg.Credentials != nil {
@@ -72,8 +76,11 @@ func (p *Provider) callAPI(ctx context.Context, log *slog.Logger, reg Registry, 
 	}
 	if reg.Public {
 		client := ecrpublic.NewFromConfig(cfg)
-		out, err := client.GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
-		if err != nil {
+		var out *ecrpublic.GetAuthorizationTokenOutput
+		if err := p.throttled(ctx, func(ctx context.Context) (err error) {
+			out, err = client.GetAuthorizationToken(ctx, &ecrpublic.GetAuthorizationTokenInput{})
+			return err
+		}); err != nil {
 			return token{}, err
 		}
 		if out.AuthorizationData == nil {
@@ -94,8 +101,11 @@ func (p *Provider) callAPI(ctx context.Context, log *slog.Logger, reg Registry, 
 			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
 		}
 	})
-	out, err := client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: []string{reg.Account}})
-	if err != nil {
+	var out *ecr.GetAuthorizationTokenOutput
+	if err := p.throttled(ctx, func(ctx context.Context) (err error) {
+		out, err = client.GetAuthorizationToken(ctx, &ecr.GetAuthorizationTokenInput{RegistryIds: []string{reg.Account}})
+		return err
+	}); err != nil {
 		return token{}, err
 	}
 	if len(out.AuthorizationData) == 0 {
@@ -105,15 +115,42 @@ func (p *Provider) callAPI(ctx context.Context, log *slog.Logger, reg Registry, 
 	return token{aws.ToString(d.AuthorizationToken), aws.ToTime(d.ExpiresAt)}, nil
 }
 
-// retryer is the SDK's standard retryer with the provider's bounds. The client-side retry
-// quota is off: a plugin process makes one call, and the quota only matters to long-lived
-// clients.
+// retryer is the SDK's standard retryer with the provider's bounds, for every error but
+// throttling, which it returns at once: throttled calls are retried by throttled, for as long
+// as the deadline allows. The client-side retry quota is off: a plugin process makes one call,
+// and the quota only matters to long-lived clients. So is the SDK's adaptive mode, for the
+// same reason: its client-side rate is learnt in the process, which a plugin never reuses.
 func (p *Provider) retryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
+	return notThrottles{retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = p.opts.MaxAttempts
 		o.MaxBackoff = p.opts.MaxBackoff
 		o.RateLimiter = ratelimit.None
-	})
+	})}
+}
+
+// notThrottles is a retryer that does not retry throttling.
+type notThrottles struct{ *retry.Standard }
+
+func (r notThrottles) IsErrorRetryable(err error) bool {
+	return !isThrottle(err) && r.Standard.IsErrorRetryable(err)
+}
+
+// isThrottle reports whether err is a throttled answer: one of the SDK's throttle error codes
+// (ThrottlingException, Throttling, TooManyRequestsException, …) or an HTTP 429.
+func isThrottle(err error) bool {
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err).Bool()
+}
+
+// throttled calls f until it is not throttled, waiting with full jitter and a growing ceiling
+// between attempts (see internal/throttle), and stops once the context's deadline cannot hold
+// another attempt: providers.DefaultTimeout from now when the context has none.
+func (p *Provider) throttled(ctx context.Context, f func(context.Context) error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, providers.DefaultTimeout)
+		defer cancel()
+	}
+	return throttle.Do(ctx, throttle.Policy{First: p.opts.ThrottleBackoff, Max: p.opts.ThrottleMaxBackoff}, isThrottle, f)
 }
 
 // staticToken hands the request's service account token to stscreds.

@@ -57,9 +57,16 @@
 //
 // # Failures
 //
-// Throttling, 5xx answers and connection errors are retried by the SDK with jittered
-// exponential backoff, at most [Options.MaxAttempts] attempts and never past the context's
-// deadline. Errors name the host, the role and the API error; they never hold a password, a
+// 5xx answers and connection errors are retried by the SDK with jittered exponential
+// backoff, at most [Options.MaxAttempts] attempts and never past the context's deadline.
+// Throttling (ECR's GetAuthorizationToken is one token bucket per account and region, about
+// 20 calls a second with a burst of 200, answering 400 ThrottlingException when empty; STS's
+// Throttling; any of the SDK's throttle codes or a 429) is retried for as long as the deadline
+// allows: each wait drawn at random below a ceiling that starts at
+// [Options.ThrottleBackoff] (4 s) and doubles up to [Options.ThrottleMaxBackoff] (20 s), so
+// that hundreds of nodes asking at once come back spread over the time the bucket needs to
+// refill; once the deadline cannot hold another attempt the call fails at once, saying so.
+// Errors name the host, the role and the API error; they never hold a password, a
 // token or an API answer: an answer that does not decode is reported as
 // [ErrMalformedResponse] without its text, and the service account token is removed from any
 // message that would echo it. Logs (at verbosity 1 and 2) name hosts, roles and expiry times

@@ -59,13 +59,16 @@ func newEnvWith(t *testing.T, c *clock) *env {
 		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.Level(-100)}))}
 }
 
-// provider returns a provider with a fast retry backoff, the fake clock, a memory cache (or
+// provider returns a provider with fast retry and throttle backoffs, the fake clock, a memory cache (or
 // the one in opts) and the env's logger.
 func (e *env) provider(opts Options) *Provider {
 	opts.Now = e.clock.Now
 	opts.Logger = e.log
 	if opts.MaxBackoff == 0 {
 		opts.MaxBackoff = time.Millisecond
+	}
+	if opts.ThrottleBackoff == 0 {
+		opts.ThrottleBackoff = time.Millisecond
 	}
 	if opts.Cache == nil {
 		opts.Cache = cache.New(cache.Options{Now: e.clock.Now, Logger: e.log})

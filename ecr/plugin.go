@@ -22,7 +22,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 		"IAM role assumed with a service account token whose service account has no "+AnnotationECRRoleARN+
 			" or "+AnnotationRoleARN+" annotation (default $"+EnvRoleARN+"); without one such requests use the node's identity")
 	fs.IntVar(&o.MaxAttempts, "max-attempts", DefaultMaxAttempts,
-		"attempts per AWS API call; throttling, 5xx and connection errors are retried with backoff within --timeout")
+		"attempts per AWS API call; 5xx and connection errors are retried with backoff within --timeout "+
+			"(throttling is retried with longer, jittered waits for as long as --timeout allows)")
 	fs.DurationVar(&o.MaxBackoff, "max-backoff", DefaultMaxBackoff, "longest wait between two attempts of an AWS API call")
 }
 

@@ -125,8 +125,8 @@ func TestExecuteFailures(t *testing.T) {
 			wantInErr: "not an ECR registry"},
 		{name: "access denied", stdin: `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + privateImg + `"}`,
 			fault: ecrtest.AccessDenied, wantInErr: "AccessDeniedException"},
-		{name: "throttled past --max-attempts", stdin: `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + privateImg + `"}`,
-			args: []string{"--max-attempts=2"}, fault: ecrtest.Throttle, wantInErr: "ThrottlingException"},
+		{name: "throttled until --timeout cannot hold another attempt", stdin: `{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"` + privateImg + `"}`,
+			args: []string{"--max-attempts=2", "--timeout=1s"}, fault: ecrtest.Throttle, wantInErr: "ThrottlingException"},
 		{name: "bad flag", stdin: "{}", args: []string{"--max-attempts=many"}, wantInErr: "max-attempts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

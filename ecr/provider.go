@@ -50,12 +50,21 @@ type Options struct {
 	// neither role annotation. "" means such requests use the node's identity. Plugin fills it
 	// from --role-arn, whose default is $AWS_ECR_ROLE_ARN.
 	RoleARN string
-	// MaxAttempts bounds the attempts of each API call: throttling, 5xx answers and connection
-	// errors are retried with jittered exponential backoff, and never past the context's
-	// deadline. 0 means DefaultMaxAttempts.
+	// MaxAttempts bounds the attempts of each API call: 5xx answers and connection errors are
+	// retried with jittered exponential backoff, and never past the context's deadline
+	// (throttling is not bounded by it: see ThrottleBackoff). 0 means DefaultMaxAttempts.
 	MaxAttempts int
 	// MaxBackoff caps the wait between two attempts. 0 means DefaultMaxBackoff.
 	MaxBackoff time.Duration
+	// ThrottleBackoff is the ceiling of the wait after a throttled answer
+	// (ThrottlingException and the SDK's other throttle codes, HTTP 429). Throttled calls
+	// are not bounded by MaxAttempts: they are retried, the ceiling doubling up to
+	// ThrottleMaxBackoff and each wait drawn at random below it, until the context's deadline
+	// cannot hold another attempt. 0 means throttle.DefaultFirst (4 s).
+	ThrottleBackoff time.Duration
+	// ThrottleMaxBackoff caps the ceiling of the waits after throttled answers. 0 means
+	// throttle.DefaultMax (20 s).
+	ThrottleMaxBackoff time.Duration
 	// HTTPClient sends the SDK's requests. nil means the SDK's default client.
 	HTTPClient aws.HTTPClient
 	// Now is the clock. nil means time.Now.

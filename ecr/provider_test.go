@@ -276,7 +276,7 @@ func TestProvideFaults(t *testing.T) {
 	}{
 		{name: "throttled twice, then served", op: ecrtest.GetAuthorizationToken, fault: ecrtest.Throttle, n: 2, wantCalls: 3},
 		{name: "500 four times, then served", op: ecrtest.GetAuthorizationToken, fault: ecrtest.ServerError, n: 4, wantCalls: 5},
-		{name: "throttled until attempts run out", op: ecrtest.GetAuthorizationToken, fault: ecrtest.Throttle, n: -1, wantErr: errAny, wantInErr: "ThrottlingException", wantCalls: DefaultMaxAttempts},
+		{name: "throttled past max attempts, then served", op: ecrtest.GetAuthorizationToken, fault: ecrtest.Throttle, n: 7, maxAttempts: 2, wantCalls: 8},
 		{name: "500 with two attempts", op: ecrtest.GetAuthorizationToken, fault: ecrtest.ServerError, n: -1, maxAttempts: 2, wantErr: errAny, wantInErr: "StatusCode: 500", wantCalls: 2},
 		{name: "access denied is not retried", op: ecrtest.GetAuthorizationToken, fault: ecrtest.AccessDenied, n: -1, wantErr: errAny, wantInErr: "AccessDeniedException", wantCalls: 1},
 		{name: "malformed answer", op: ecrtest.GetAuthorizationToken, fault: ecrtest.Malformed, n: 1, wantErr: ErrMalformedResponse, wantInErr: "ECR GetAuthorizationToken", wantCalls: 1},
@@ -288,6 +288,7 @@ func TestProvideFaults(t *testing.T) {
 		{name: "public undecodable token", op: ecrtest.PublicGetAuthorizationToken, fault: ecrtest.UndecodableToken, n: 1, wantErr: ErrMalformedResponse, wantCalls: 1},
 		{name: "public no authorization data", op: ecrtest.PublicGetAuthorizationToken, fault: ecrtest.NoAuthorizationData, n: 1, wantErr: ErrMalformedResponse, wantCalls: 1},
 		{name: "sts throttled once", op: ecrtest.AssumeRoleWithWebIdentity, fault: ecrtest.Throttle, n: 1, wantCalls: 2},
+		{name: "sts throttled past max attempts", op: ecrtest.AssumeRoleWithWebIdentity, fault: ecrtest.Throttle, n: 4, maxAttempts: 2, wantCalls: 5},
 		{name: "sts 500 once", op: ecrtest.AssumeRoleWithWebIdentity, fault: ecrtest.ServerError, n: 1, wantCalls: 2},
 		{name: "sts access denied", op: ecrtest.AssumeRoleWithWebIdentity, fault: ecrtest.AccessDenied, n: -1, wantErr: errAny, wantInErr: "assume role " + roleA, wantCalls: 1},
 		{name: "sts malformed", op: ecrtest.AssumeRoleWithWebIdentity, fault: ecrtest.Malformed, n: 1, wantErr: ErrMalformedResponse, wantInErr: "STS AssumeRoleWithWebIdentity", wantCalls: 1},

@@ -101,7 +101,7 @@ func TestSecrets_ECRAtV10_NoSecretOnStderr(t *testing.T) {
 		{name: "success, role from the service account", image: ecrImage, token: tokenA, ann: role, wantAnswer: true},
 		{name: "stale token served when the API answers a wrongly typed document", prepare: inject(ecrtest.GetAuthorizationToken, ecrtest.WrongType),
 			image: ecrImage, args: []string{staleArgs}, sharedDir: true, wantAnswer: true},
-		{name: "throttled", prepare: inject(ecrtest.GetAuthorizationToken, ecrtest.Throttle), image: ecrImage},
+		{name: "throttled", prepare: inject(ecrtest.GetAuthorizationToken, ecrtest.Throttle), image: ecrImage, args: []string{"--timeout=2s"}},
 		{name: "5xx", prepare: inject(ecrtest.GetAuthorizationToken, ecrtest.ServerError), image: ecrImage},
 		{name: "access denied", prepare: inject(ecrtest.GetAuthorizationToken, ecrtest.AccessDenied), image: ecrImage},
 		{name: "malformed JSON", prepare: inject(ecrtest.GetAuthorizationToken, ecrtest.Malformed), image: ecrImage},

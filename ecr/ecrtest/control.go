@@ -19,7 +19,8 @@ const controlPrefix = "/_fake/"
 //
 //	GET  /_fake/requests[?op=<op>]                 the requests received, as JSON
 //	POST /_fake/inject?op=<op>&fault=<fault>&n=<n> Inject
-//	POST /_fake/set?latency=<d>&tokenLifetime=<d>&passwordLength=<n> (each optional)
+//	POST /_fake/set?latency=<d>&tokenLifetime=<d>&passwordLength=<n>&bucket=<rate>,<burst>&gate=<n>
+//	                                               (each optional)
 //	POST /_fake/reset                              Reset
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -46,6 +47,23 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 				n, err := strconv.Atoi(v)
 				if err == nil {
 					s.SetPasswordLength(n)
+				}
+				return err
+			},
+			"bucket": func(v string) error {
+				r, b, ok := strings.Cut(v, ",")
+				rate, err := strconv.ParseFloat(r, 64)
+				burst, err2 := strconv.Atoi(b)
+				if !ok || err != nil || err2 != nil {
+					return fmt.Errorf("%q is not <rate>,<burst>", v)
+				}
+				s.SetBucket(rate, burst)
+				return nil
+			},
+			"gate": func(v string) error {
+				n, err := strconv.Atoi(v)
+				if err == nil {
+					s.SetGate(n)
 				}
 				return err
 			},
@@ -134,6 +152,18 @@ func (r Remote) SetTokenLifetime(d time.Duration) error {
 // SetPasswordLength is Server.SetPasswordLength.
 func (r Remote) SetPasswordLength(n int) error {
 	_, err := r.do(http.MethodPost, "set", url.Values{"passwordLength": {strconv.Itoa(n)}})
+	return err
+}
+
+// SetBucket is Server.SetBucket.
+func (r Remote) SetBucket(rate float64, burst int) error {
+	_, err := r.do(http.MethodPost, "set", url.Values{"bucket": {strconv.FormatFloat(rate, 'g', -1, 64) + "," + strconv.Itoa(burst)}})
+	return err
+}
+
+// SetGate is Server.SetGate.
+func (r Remote) SetGate(n int) error {
+	_, err := r.do(http.MethodPost, "set", url.Values{"gate": {strconv.Itoa(n)}})
 	return err
 }
 

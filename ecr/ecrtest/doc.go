@@ -35,6 +35,14 @@
 // undecodable tokens, missing data; for the next n calls or for good), SetLatency,
 // SetTokenLifetime, SetPasswordLength, Reset; Options.Now for a fake clock.
 //
+// # Throttling at cluster scale
+//
+// SetBucket models ECR's rate limit of GetAuthorizationToken, a token bucket per account and
+// region (about 20 calls a second, a burst of 200): a call that finds it empty gets ECR's
+// 400 ThrottlingException. SetGate(n) holds the next n token calls until the n-th arrives and
+// releases them together, so that n plugin processes, however long they took to start, ask at
+// the same instant, as the nodes of a new node group do; Gate says when.
+//
 // # In another process
 //
 // NewServer runs the fake outside a test, and the fake-aws command (cmd/fake-aws) runs it as

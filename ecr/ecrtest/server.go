@@ -139,6 +139,8 @@ type Server struct {
 	seq     int
 	reqs    []Request
 	issued  map[string]time.Time // session access key ID -> expiry
+	bucket  *bucket              // GetAuthorizationToken's rate limit; nil for none
+	gate    *gate                // holds the first token calls; nil for none
 }
 
 // NewServer starts a fake on opts.Addr. Close it when done.
@@ -291,13 +293,16 @@ func (s *Server) SetPasswordLength(n int) {
 	s.pwLen = n
 }
 
-// Reset forgets the requests received and clears faults and latency.
+// Reset forgets the requests received and clears faults, latency, the bucket and the gate
+// (releasing the calls it holds).
 func (s *Server) Reset() {
+	s.SetGate(0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = nil
 	s.faults = make(map[Op][]injection)
 	s.latency = 0
+	s.bucket = nil
 }
 
 // Calls returns how many calls of op were received, faults included.
@@ -380,6 +385,8 @@ func (s *Server) begin(req Request) (Fault, int) {
 				s.faults[req.Op] = q[1:]
 			}
 		}
+	} else if s.bucket != nil && req.Op != AssumeRoleWithWebIdentity && !s.bucket.take(s.now()) {
+		req.Fault = Throttle
 	}
 	s.reqs = append(s.reqs, req)
 	return req.Fault, len(s.reqs) - 1
@@ -423,6 +430,9 @@ func (s *Server) serveECR(w http.ResponseWriter, r *http.Request, body []byte, o
 		return
 	}
 	req.RegistryIDs = in.RegistryIDs
+	if !s.throughGate(r.Context()) {
+		return
+	}
 	key, region, service, signed := sigV4(r.Header.Get("Authorization"))
 	req.AccessKeyID, req.Region, req.Service = key, region, service
 	fault, i := s.begin(req)
