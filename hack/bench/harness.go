@@ -48,6 +48,10 @@ type Config struct {
 	Match *regexp.Regexp
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// ThrottleProcs processes of the ECR plugin run the throttle scenario (throttle.go)
+	// against a bucket of ThrottleRate calls a second and ThrottleBurst; 0 skips it.
+	ThrottleProcs, ThrottleBurst int
+	ThrottleRate                 float64
 }
 
 // DefaultConfig is what `make bench` runs.
@@ -55,8 +59,9 @@ func DefaultConfig() Config {
 	return Config{
 		Runs: 200, Warmup: 10,
 		Concurrency: 50, Bursts: 5,
-		Latencies: []time.Duration{0, 50 * time.Millisecond},
-		InitRuns:  15,
+		Latencies:     []time.Duration{0, 50 * time.Millisecond},
+		InitRuns:      15,
+		ThrottleProcs: DefaultThrottleProcs, ThrottleRate: DefaultThrottleRate, ThrottleBurst: DefaultThrottleBurst,
 	}
 }
 
@@ -67,6 +72,8 @@ func QuickConfig() Config {
 		Concurrency: 50, Bursts: 1,
 		Latencies: []time.Duration{0},
 		InitRuns:  1,
+		// A few throttled processes: the path works, in seconds.
+		ThrottleProcs: 12, ThrottleRate: DefaultThrottleRate, ThrottleBurst: 8,
 	}
 }
 
@@ -678,6 +685,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := b.measureBursts(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.ThrottleProcs > 0 && (cfg.Match == nil || cfg.Match.MatchString("throttle")) {
+		if rep.Throttle, err = b.measureThrottle(ctx); err != nil {
+			return nil, err
+		}
 	}
 	rep.Single, rep.Simultaneous = b.single, b.bursts
 	for _, set := range []struct{ variant, dir string }{{"", b.bins}, {"baseline", cfg.Baseline}} {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		binDir   = fs.String("bin-dir", "", "use the binaries in this directory instead of building them")
 		baseline = fs.String("baseline", "", "also measure the binaries in this directory (built the same way from another tree), for before/after figures")
 		match    = fs.String("match", "", "only the single-invocation cases whose label matches this regular expression (and the floor); no bursts")
+		throttle = fs.Int("throttle", -1, fmt.Sprintf("processes of the throttle scenario (default %d, -quick %d; 0 skips it)", def.ThrottleProcs, QuickConfig().ThrottleProcs))
+		bucket   = fs.String("throttle-bucket", "", fmt.Sprintf("the throttle scenario's bucket as <calls a second>,<burst> (default %g,%d: ECR's)", def.ThrottleRate, def.ThrottleBurst))
 		variant  = fs.String("variant-env", "", "also measure the providers with these comma-separated NAME=value variables (e.g. GOGC=off)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +67,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.InitRuns = *initRuns
 	}
 	cfg.Concurrency = *conc
+	if *throttle >= 0 {
+		cfg.ThrottleProcs = *throttle
+	}
+	if *bucket != "" {
+		r, b, ok := strings.Cut(*bucket, ",")
+		rate, err := strconv.ParseFloat(r, 64)
+		burst, err2 := strconv.Atoi(b)
+		if !ok || err != nil || err2 != nil || rate < 0 || burst < 1 {
+			fmt.Fprintf(stderr, "bench: -throttle-bucket: %q is not <calls a second>,<burst>\n", *bucket)
+			return 2
+		}
+		cfg.ThrottleRate, cfg.ThrottleBurst = rate, burst
+	}
 	if *lat != "" {
 		cfg.Latencies = nil
 		for _, s := range strings.Split(*lat, ",") {

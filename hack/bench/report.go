@@ -25,6 +25,7 @@ type Report struct {
 	Simultaneous      []*burst
 	Sizes             []Size
 	Init              []InitProfile
+	Throttle          *ThrottleResult // nil when not run
 }
 
 // Machine describes where the figures were taken.
@@ -219,6 +220,9 @@ func (r *Report) Markdown() string {
 
 	if len(r.Simultaneous) > 0 {
 		r.bursts(&w)
+	}
+	if r.Throttle != nil {
+		w.WriteString(r.Throttle.markdown())
 	}
 	r.rest(&w)
 	return w.String()
