@@ -18,7 +18,10 @@
 // config) is answered for the pod's identity only. The token is exchanged at Google STS for a
 // federated access token of Options.WorkloadIdentityProvider; when the service account is
 // annotated with AnnotationGSA (iam.gke.io/gcp-service-account), that token impersonates the
-// named Google service account through IAM Credentials generateAccessToken. Any failure, or a
+// named Google service account through IAM Credentials generateAccessToken. A 429 from
+// either (a spent quota) is waited out, each wait drawn at random below a ceiling that grows
+// from 4 s to 20 s, for as long as the request's deadline can hold another call; a 5xx is
+// retried once after a short pause. Any failure, or a
 // provider without a workload identity provider, is an error: such a request is never
 // answered with the node's identity.
 //

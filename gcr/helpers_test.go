@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
+	"github.com/pullkeys/pullkeys/internal/throttle"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
 )
@@ -96,6 +97,7 @@ func testProvider(t *testing.T, clock *fakeClock, opts Options) (*Provider, *syn
 		t.Fatalf("New(%+v) = %v", opts, err)
 	}
 	p.retryPause = time.Millisecond
+	p.throttle = throttle.Policy{First: time.Millisecond, Max: 5 * time.Millisecond}
 	return p, logs
 }
 

@@ -58,6 +58,16 @@ type httpAnswer struct {
 // overloaded (429, 5xx) or the connection failed, all within timeout. max bounds the body
 // read. Errors describe the failure without a body or a header value.
 func (p *Provider) send(ctx context.Context, timeout time.Duration, max int64, build func(context.Context) (*http.Request, error)) (*httpAnswer, error) {
+	return p.sendRetrying(ctx, timeout, max, build, true)
+}
+
+// sendOnce429 is send without the retry of a 429, which is answered as it is: the caller
+// waits it out (sendThrottled).
+func (p *Provider) sendOnce429(ctx context.Context, timeout time.Duration, max int64, build func(context.Context) (*http.Request, error)) (*httpAnswer, error) {
+	return p.sendRetrying(ctx, timeout, max, build, false)
+}
+
+func (p *Provider) sendRetrying(ctx context.Context, timeout time.Duration, max int64, build func(context.Context) (*http.Request, error), retry429 bool) (*httpAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var lastErr error
@@ -84,7 +94,7 @@ func (p *Provider) send(ctx context.Context, timeout time.Duration, max int64, b
 		case err != nil:
 			lastErr = err
 			continue
-		case a.status == http.StatusTooManyRequests || a.status >= 500:
+		case a.status == http.StatusTooManyRequests && retry429 || a.status >= 500:
 			lastErr = fmt.Errorf("HTTP %d", a.status)
 			if attempt == 0 {
 				continue

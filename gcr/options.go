@@ -75,7 +75,9 @@ type Options struct {
 	// IAMCredentialsEndpoint is the base URL of the IAM Credentials API. "" means
 	// DefaultIAMCredentialsEndpoint. It must be https, or http on a loopback address.
 	IAMCredentialsEndpoint string
-	// HTTPTimeout bounds each call to STS or IAM Credentials, retry included. 0 means
+	// HTTPTimeout bounds each call to STS or IAM Credentials, its one retry of a 5xx
+	// included. A 429 (a spent quota) is waited out with jittered, growing waits for as long
+	// as the request's deadline can hold another call (internal/throttle). 0 means
 	// DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
 

@@ -14,6 +14,7 @@ import (
 	"cloud.google.com/go/compute/metadata"
 
 	"github.com/pullkeys/pullkeys/cache"
+	"github.com/pullkeys/pullkeys/internal/throttle"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 )
@@ -46,6 +47,7 @@ type Provider struct {
 	now             func() time.Time
 	log             *slog.Logger
 	retryPause      time.Duration
+	throttle        throttle.Policy // STS's and IAM's 429s
 
 	metadata   func() *metadata.Client // built on first use: a warm cache never needs it
 	httpClient func() *http.Client

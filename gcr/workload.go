@@ -76,7 +76,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 		"subject_token_type":   {tokenTypeJWT},
 		"subject_token":        {subjectToken},
 	}.Encode()
-	a, err := p.send(ctx, p.httpTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
+	a, err := p.sendThrottled(ctx, p.httpTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.stsURL, strings.NewReader(form))
 		if err != nil {
 			return nil, err
@@ -126,7 +126,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 func (p *Provider) impersonate(ctx context.Context, bearer, gsa string) (string, time.Time, error) {
 	u := p.iamURL + "/v1/projects/-/serviceAccounts/" + url.PathEscape(gsa) + ":generateAccessToken"
 	body, _ := json.Marshal(map[string]any{"scope": []string{ScopeCloudPlatform}, "lifetime": impersonationLifetime})
-	a, err := p.send(ctx, p.httpTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
+	a, err := p.sendThrottled(ctx, p.httpTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
