@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
-	"github.com/pullkeys/pullkeys/internal/throttle"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
+	"github.com/pullkeys/pullkeys/internal/throttle"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
