@@ -30,9 +30,8 @@ import (
 // served and failed, the API calls ECR received (all GetAuthorizationToken, throttled or not)
 // per process, and the time from the release to each served process's exit (p50, p99, max).
 
-// throttleBin is the ECR plugin binary the scenario runs: the full plugin, as the kubelet
-// runs it on a cold cache.
-const throttleBin = ecrFullBin
+// throttleBin is the ECR plugin binary the scenario runs.
+const throttleBin = ecrBin
 
 // Defaults of the throttle scenario: ECR's documented quota.
 const (
