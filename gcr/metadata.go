@@ -178,14 +178,28 @@ func causeOf(err error) string {
 }
 
 // nodeToken returns the node service account's access token, through the shared cache: one
-// fetch (scopes, then token) per half-life per node.
+// fetch (scopes and token, read together) per half-life per node.
 func (p *Provider) nodeToken(ctx context.Context) (*cache.Result, error) {
 	key := cache.NewKey("gcr", "v1", "node-token", metadataHost(), p.account)
 	return p.getOrFetch(ctx, key, p.fetchNodeToken)
 }
 
+// fetchNodeToken reads the account's scopes and its token at the same time, one round trip
+// to the metadata server instead of two: the token is used only once the scopes are known to
+// allow pulls, and dropped otherwise.
 func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	base := "instance/service-accounts/" + p.account + "/"
+	type answer struct {
+		raw string
+		err error
+	}
+	tokenCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	token := make(chan answer, 1)
+	go func() {
+		raw, err := p.metadataGet(tokenCtx, base+"token")
+		token <- answer{raw, err}
+	}()
 	raw, err := p.metadataGet(ctx, base+"scopes")
 	if errors.Is(err, ErrNotDefined) {
 		return nil, fmt.Errorf("gcr: service account %q is not attached to this instance: %w", p.account, err)
@@ -196,7 +210,8 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	if err := checkScopes(p.account, raw); err != nil {
 		return nil, err
 	}
-	raw, err = p.metadataGet(ctx, base+"token")
+	t0 := <-token
+	raw, err = t0.raw, t0.err
 	if err != nil {
 		return nil, fmt.Errorf("gcr: get an access token for service account %q: %w", p.account, err)
 	}
