@@ -43,9 +43,10 @@
 // context allows, then read what the winner wrote: one fetch per key per node. A process that
 // gives up waiting is treated like a failed fetch (stale-if-error). The kernel releases
 // the lock of a process that dies, so a killed plugin cannot wedge the others. Writes are
-// atomic: a temporary file in the directory, created exclusively with mode 0600, written,
-// synced and renamed over the entry, then the directory synced; a reader sees the old entry
-// or the new one, never a part.
+// atomic: a temporary file in the directory, created exclusively with mode 0600, written and
+// renamed over the entry; a reader sees the old entry or the new one, never a part. They are
+// not synced (an fsync cost a cold request more than a millisecond, with the lock held): an
+// entry torn by a crash of the machine reads as missing and is fetched again.
 //
 // # What is refused
 //

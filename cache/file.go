@@ -81,10 +81,16 @@ func readEntry(name string) (key string, e *Entry, err error) {
 	return key, e, nil
 }
 
-// writeFile atomically and durably replaces name with data: a temporary file in the same
-// directory (name.tmp-*), created exclusively with mode 0600, is written, synced and renamed
-// over name, and the directory synced, so a reader sees the old file or the new one. A writer
-// that dies leaves at most a temporary file, which prune removes.
+// writeFile atomically replaces name with data: a temporary file in the same directory
+// (name.tmp-*), created exclusively with mode 0600, is written and renamed over name, so a
+// reader sees the old file or the new one. A writer that dies leaves at most a temporary
+// file, which prune removes.
+//
+// Nothing is synced: an entry is a copy of what an API answers, and an fsync of the file and
+// of the directory cost a cold request 1.2 ms at the median and 15 ms at the 90th percentile
+// on a busy ext4 disk, with the key's lock held. A crash of the machine before the kernel
+// writes the file back can leave an empty or torn entry, which read takes for a missing one
+// and the next fetch overwrites.
 func writeFile(name string, data []byte) (err error) {
 	dir := filepath.Dir(name)
 	f, err := os.CreateTemp(dir, filepath.Base(name)+tmpInfix+"*")
@@ -97,19 +103,13 @@ func writeFile(name string, data []byte) (err error) {
 		}
 	}()
 	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return os.Rename(f.Name(), name)
 }
 
 const tmpInfix = ".tmp-"

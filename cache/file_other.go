@@ -10,5 +10,3 @@ const noFollow = 0
 func checkDir(string, fs.FileInfo) error { return nil }
 
 func checkOwned(fs.FileInfo) error { return nil }
-
-func syncDir(string) error { return nil }
