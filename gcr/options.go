@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
@@ -146,10 +147,16 @@ func (f AuthFlow) validate() error {
 
 // accountRE is what an instance service account name may look like: "default" or an email.
 // It keeps the name from changing the metadata path it is put in.
-var accountRE = regexp.MustCompile(`^(default|[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*)$`)
+// It is compiled on first use, as are the other patterns of the package: package
+// initialisers run in every invocation, a token answered from the cache included.
+var accountRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(default|[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*)$`)
+})
 
 // providerRE is a workload identity pool provider's resource name.
-var providerRE = regexp.MustCompile(`^projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]+/providers/[a-z0-9-]+$`)
+var providerRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^projects/[0-9]+/locations/global/workloadIdentityPools/[a-z0-9-]+/providers/[a-z0-9-]+$`)
+})
 
 // audience returns the STS audience of a workload identity provider given in any of the
 // accepted forms.
@@ -158,7 +165,7 @@ func audience(provider string) (string, error) {
 	for _, p := range []string{"//iam.googleapis.com/", "https://iam.googleapis.com/"} {
 		name = strings.TrimPrefix(name, p)
 	}
-	if !providerRE.MatchString(name) {
+	if !providerRE().MatchString(name) {
 		return "", fmt.Errorf("%w: --workload-identity-provider %q: want projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>", ErrInvalidOption, provider)
 	}
 	return "//iam.googleapis.com/" + name, nil

@@ -77,7 +77,7 @@ func New(opts Options) (*Provider, error) {
 	if p.account == "" {
 		p.account = DefaultServiceAccount
 	}
-	if !accountRE.MatchString(p.account) {
+	if p.account != "default" && !accountRE().MatchString(p.account) {
 		return nil, fmt.Errorf("gcr: %w: --service-account %q: want \"default\" or an email", ErrInvalidOption, p.account)
 	}
 	for _, d := range []struct {

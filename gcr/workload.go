@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
@@ -27,7 +28,9 @@ const (
 
 // gsaRE is what a Google service account email looks like; it keeps the annotation's value
 // from changing the path of the generateAccessToken URL.
-var gsaRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$`)
+var gsaRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9][a-z0-9-]*@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$`)
+})
 
 // workloadToken returns an access token for the pod's identity: the service account token
 // exchanged at STS for a federated token, which impersonates the Google service account named
@@ -45,7 +48,7 @@ func (p *Provider) workloadToken(ctx context.Context, req *providers.Request) (*
 	if p.gkeImagePull {
 		gsa = "" // the federated token itself, as auth-provider-gcp answers
 	}
-	if gsa != "" && !gsaRE.MatchString(gsa) {
+	if gsa != "" && !gsaRE().MatchString(gsa) {
 		return nil, fmt.Errorf("gcr: %w: annotation %s is %q, not a Google service account email", ErrImpersonation, AnnotationGSA, oneWord(gsa))
 	}
 	key := cache.NewKey("gcr", "v1", "workload", p.audience, p.stsURL, p.iamURL, gsa, cache.HashIdentity(req.ServiceAccountToken))
