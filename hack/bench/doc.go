@@ -35,6 +35,11 @@
 //   - burst: N (50) simultaneous cold invocations for one registry sharing one fresh cache
 //     directory: wall time until the last has answered, and the API calls the fake counted
 //     (the shared cache lets exactly one fetch the token).
+//   - throttle (throttle.go): N (300) processes of the ECR plugin, each with a cache directory
+//     of its own, against the fake ECR with ECR's rate limit (a token bucket of 20 calls a
+//     second, burst 200: ecrtest's SetBucket), their token calls held at a gate until the last
+//     has asked and released together (SetGate): served, failed, API calls per process, p50
+//     and p99 from the release; -throttle N and -throttle-bucket RATE,BURST change its shape.
 //   - sizes of the stripped static binaries; GODEBUG=inittrace=1 of each binary's cached run
 //     (the package initialisers every invocation pays for); memory at exit (launch -probe).
 //
