@@ -8,7 +8,8 @@
 // the time the server needs to refill. After the n-th throttled answer (n from 0) the wait is
 // drawn uniformly from [0, min(Max, First·2ⁿ)) ("full jitter" with a growing ceiling). Before
 // each wait the remaining deadline must hold the wait and another attempt (as long as the
-// longest attempt so far, and at least Policy.Reserve): the wait is shortened to fit, and when
+// shortest attempt so far, within Policy.Reserve and Policy.MaxReserve): the wait is shortened
+// to fit, and when
 // no attempt fits any more Do stops at once with an error wrapping ErrThrottled and the last
 // answer, instead of waiting for the deadline to pass.
 //

@@ -19,6 +19,8 @@ const (
 	DefaultMax = 20 * time.Second
 	// DefaultReserve is the least time kept for an attempt after a wait.
 	DefaultReserve = time.Second
+	// DefaultMaxReserve is the most: see Policy.MaxReserve.
+	DefaultMaxReserve = 5 * time.Second
 )
 
 // ErrThrottled is wrapped by the error of a call still throttled when the deadline could not
@@ -32,9 +34,14 @@ type Policy struct {
 	First time.Duration
 	// Max caps the ceiling. 0 means DefaultMax (or First, if larger).
 	Max time.Duration
-	// Reserve is the least time kept for one more attempt: the longest attempt so far if
-	// that is longer. 0 means DefaultReserve.
+	// Reserve is the least time kept for one more attempt: the shortest attempt so far if
+	// that is longer, up to MaxReserve. 0 means DefaultReserve.
 	Reserve time.Duration
+	// MaxReserve caps the time kept for one more attempt. An attempt that took long was slow
+	// on its way (a connection, a queue in front of the server), not in the server's refusal,
+	// which is immediate: without a cap, one slow first attempt would give up a deadline that
+	// still holds many. 0 means DefaultMaxReserve (or Reserve, if larger).
+	MaxReserve time.Duration
 	// Rand returns a number in [0, 1). nil means math/rand/v2's Float64.
 	Rand func() float64
 	// Now is the clock. nil means time.Now.
@@ -52,6 +59,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Reserve <= 0 {
 		p.Reserve = DefaultReserve
+	}
+	if p.MaxReserve <= 0 {
+		p.MaxReserve = max(DefaultMaxReserve, p.Reserve)
 	}
 	if p.Rand == nil {
 		p.Rand = rand.Float64
@@ -94,17 +104,19 @@ func (p Policy) Ceiling(n int) time.Duration {
 func Do(ctx context.Context, p Policy, isThrottle func(error) bool, attempt func(context.Context) error) error {
 	p = p.withDefaults()
 	start := p.Now()
-	longest := time.Duration(0)
+	shortest := time.Duration(-1)
 	for n := 0; ; n++ {
 		t0 := p.Now()
 		err := attempt(ctx)
-		longest = max(longest, p.Now().Sub(t0))
+		if d := p.Now().Sub(t0); shortest < 0 || d < shortest {
+			shortest = d
+		}
 		if err == nil || !isThrottle(err) {
 			return err
 		}
 		wait := time.Duration(p.Rand() * float64(p.Ceiling(n)))
 		if deadline, ok := ctx.Deadline(); ok {
-			room := deadline.Sub(p.Now()) - max(longest, p.Reserve)
+			room := deadline.Sub(p.Now()) - max(min(shortest, p.MaxReserve), p.Reserve)
 			if room <= 0 {
 				return &Error{Attempts: n + 1, For: p.Now().Sub(start), Left: max(deadline.Sub(p.Now()), 0), Err: err}
 			}

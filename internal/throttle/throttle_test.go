@@ -18,11 +18,12 @@ var (
 
 func isThrottle(err error) bool { return errors.Is(err, errSlowDown) }
 
-// clock is a fake clock that Sleep advances; attempts take attempt each.
+// clock is a fake clock that Sleep advances; attempts take attempts[i], then attempt each.
 type clock struct {
-	now     time.Time
-	attempt time.Duration
-	waits   []time.Duration
+	now      time.Time
+	attempt  time.Duration
+	attempts []time.Duration
+	waits    []time.Duration
 }
 
 func (c *clock) policy(p throttle.Policy) throttle.Policy {
@@ -40,7 +41,11 @@ func (c *clock) policy(p throttle.Policy) throttle.Policy {
 func (c *clock) answers(errs ...error) (func(context.Context) error, *int) {
 	n := 0
 	return func(context.Context) error {
-		c.now = c.now.Add(c.attempt)
+		d := c.attempt
+		if n < len(c.attempts) {
+			d = c.attempts[n]
+		}
+		c.now = c.now.Add(d)
 		n++
 		if n <= len(errs) {
 			return errs[n-1]
@@ -55,6 +60,7 @@ func TestDo(t *testing.T) {
 		policy    throttle.Policy
 		deadline  time.Duration // from the start; 0 for none
 		attempt   time.Duration
+		attempts  []time.Duration // each attempt's duration, then attempt's
 		answers   []error
 		wantErr   []error // matched with errors.Is; nil for success
 		wantCalls int
@@ -105,7 +111,16 @@ func TestDo(t *testing.T) {
 			wantWaits: []time.Duration{950 * time.Millisecond, 425 * time.Millisecond},
 		},
 		{
-			name:      "the longest attempt so far is kept, when above the reserve",
+			name:      "a slow first attempt does not give up a deadline that holds more",
+			deadline:  30 * time.Second,
+			attempts:  []time.Duration{20 * time.Second, 100 * time.Millisecond},
+			answers:   []error{errSlowDown},
+			wantCalls: 2,
+			// room: 30 - 20 - 5 (MaxReserve) = 5 s; the wait of 2 s (half the first ceiling) fits.
+			wantWaits: []time.Duration{2 * time.Second},
+		},
+		{
+			name:      "the shortest attempt so far is kept, when above the reserve",
 			deadline:  5 * time.Second,
 			attempt:   2 * time.Second,
 			answers:   []error{errSlowDown, errSlowDown},
@@ -116,7 +131,7 @@ func TestDo(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &clock{now: time.Now(), attempt: tc.attempt}
+			c := &clock{now: time.Now(), attempt: tc.attempt, attempts: tc.attempts}
 			ctx := context.Background()
 			if tc.deadline > 0 {
 				var cancel context.CancelFunc
