@@ -29,7 +29,8 @@
 //
 //   - FlowGCR (the default): the access token of the instance's service account
 //     (Options.ServiceAccount, "default") from the metadata server, user name
-//     "oauth2accesstoken". The account's scopes are checked first: pulling needs
+//     "oauth2accesstoken". The account's scopes are read with the token, in one round trip,
+//     and checked before the token is used: pulling needs
 //     devstorage.read_only, devstorage.read_write, devstorage.full_control or cloud-platform,
 //     and an account without any of them fails with ErrMissingScope naming the scope it needs,
 //     rather than handing out a token the registry would refuse.
