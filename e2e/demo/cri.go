@@ -8,7 +8,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/pullkeys/pullkeys/e2e/harness"
-	"github.com/pullkeys/pullkeys/providers/plugin"
+	"github.com/pullkeys/pullkeys/kubelet"
 )
 
 // pullCRI pulls each image again the way a node does, when containerd can run here: a
@@ -65,7 +65,7 @@ func (d *demo) pullCRI(ctx context.Context, images []image, creds [][]harness.Cr
 			return "", fmt.Errorf("%w: CRI ImageStatus %s after the pull: %v", ErrDemo, img.ref, err)
 		}
 		cr := creds[i][pulledWith]
-		d.say("  PullImage with AuthConfig{username %q, password %s}: pulled and unpacked", cr.Username, plugin.Mask(cr.Password))
+		d.say("  PullImage with AuthConfig{username %q, password %s}: pulled and unpacked", cr.Username, kubelet.Mask(cr.Password))
 		d.say("    ImageStatus: %s, %d bytes, %s", strings.Join(st.RepoDigests, " "), st.Size, st.Id)
 	}
 	return fmt.Sprintf(" and containerd %s through the CRI", c.Version), nil

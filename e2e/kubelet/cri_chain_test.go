@@ -14,12 +14,12 @@ import (
 	configv1 "k8s.io/kubelet/config/v1"
 	"k8s.io/kubernetes/pkg/kubelet/images"
 
-	"github.com/pullkeys/pullkeys/dockercfg/pullsecret"
 	"github.com/pullkeys/pullkeys/e2e/harness"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/pullsecret"
 )
 
 // criRegistry is a scenario's registry and the image containerd is to pull from it.

@@ -28,7 +28,7 @@ import (
 	credentialprovidersecrets "k8s.io/kubernetes/pkg/credentialprovider/secrets"
 	"k8s.io/kubernetes/pkg/util/parsers"
 
-	"github.com/pullkeys/pullkeys/dockercfg/pullsecret"
+	"github.com/pullkeys/pullkeys/pullsecret"
 )
 
 // kubeletPullImageSHA256 is the SHA-256 of kubeGenericRuntimeManager.PullImage in
@@ -36,7 +36,7 @@ import (
 // go/printer: the function criRuntime.PullImage reproduces. When k8s.io/kubernetes is bumped
 // and the function changes, TestCRIPullLoopIsTheKubelets fails: compare criRuntime.PullImage
 // with the new function, then update this hash.
-const kubeletPullImageSHA256 = "unset"
+const kubeletPullImageSHA256 = "03df3a4beb4b3754078630bc285581e4ef33de3d6182f2830cdad724f8bcb543"
 
 // TestCRIPullLoopIsTheKubelets pins criRuntime.PullImage (the kubelet's try-each-credential
 // loop, reproduced because pkg/kubelet/kuberuntime cannot be built here) to the kubelet:

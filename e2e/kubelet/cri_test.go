@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/client-go/tools/record"
+	kuberecord "k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	internalapi "k8s.io/cri-api/pkg/apis"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -222,7 +222,7 @@ func ensureImage(t *testing.T, imagesSvc internalapi.ImageManagerService, image 
 		p.UID = "uid-" + harness.RandomString(8)
 	}
 	rt := &criRuntime{images: imagesSvc}
-	events := record.NewFakeRecorder(100)
+	events := kuberecord.NewFakeRecorder(100)
 	// The node's own docker config keyring is empty: nothing of the machine running the tests.
 	m := images.NewImageManager(events, &credentialprovider.BasicDockerKeyring{}, rt, &pullmanager.NoopImagePullManager{},
 		flowcontrol.NewBackOff(time.Second, time.Minute), true, nil, 0, 0, noPullingTimes{})
