@@ -64,9 +64,19 @@ func (d *demo) pullCRI(ctx context.Context, images []image, creds [][]harness.Cr
 		if err != nil || st == nil {
 			return "", fmt.Errorf("%w: CRI ImageStatus %s after the pull: %v", ErrDemo, img.ref, err)
 		}
+		repo := strings.TrimSuffix(img.ref, ":v1")
+		var digest string
+		for _, rd := range st.RepoDigests {
+			if strings.HasPrefix(rd, repo+"@") {
+				digest = rd
+			}
+		}
+		if digest == "" {
+			return "", fmt.Errorf("%w: CRI ImageStatus %s lists no digest for %s: %v", ErrDemo, img.ref, repo, st.RepoDigests)
+		}
 		cr := creds[i][pulledWith]
 		d.say("  PullImage with AuthConfig{username %q, password %s}: pulled and unpacked", cr.Username, kubelet.Mask(cr.Password))
-		d.say("    ImageStatus: %s, %d bytes, %s", strings.Join(st.RepoDigests, " "), st.Size, st.Id)
+		d.say("    ImageStatus: %s (%d bytes)", digest, st.Size)
 	}
 	return fmt.Sprintf(" and containerd %s through the CRI", c.Version), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,7 @@ import (
 	internalapi "k8s.io/cri-api/pkg/apis"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	criclient "k8s.io/cri-client/pkg"
+	"k8s.io/klog/v2"
 )
 
 // ErrNoContainerd means containerd cannot run here: the binary is not on PATH, or the process
@@ -487,6 +489,18 @@ func HasDigest(img *runtimeapi.Image, repo, digest string) bool {
 		}
 	}
 	return false
+}
+
+// QuietCRIClient stops the kubelet's CRI client from logging to stderr: k8s.io/cri-client
+// logs every failed PullImage through klog at error level, which is noise for a test or the
+// demo that expects the failure and reports it itself. It sets klog process-wide.
+func QuietCRIClient() {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for name, value := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
+		_ = fs.Set(name, value)
+	}
+	klog.SetOutput(io.Discard)
 }
 
 // SharedContainerd is one containerd for a whole test binary run, started on the first Get

@@ -14,6 +14,7 @@ import (
 var shared SharedContainerd
 
 func TestMain(m *testing.M) {
+	QuietCRIClient()
 	code := m.Run()
 	if err := shared.Close(); err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
@@ -51,7 +52,7 @@ func TestContainerdPull(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			repo, _, _ := strings.Cut(tt.image, ":v1")
+			repo := strings.TrimSuffix(tt.image, ":v1")
 			_ = c.RemoveImage(ctx, tt.image)
 			ref, err := c.Pull(ctx, tt.image, tt.auth)
 			if tt.want != "" {
