@@ -239,8 +239,9 @@ func TestCRIProviders(t *testing.T) {
 func TestCRIPullFails(t *testing.T) {
 	node := sharedCRI(t)
 	tests := []struct {
-		name  string
-		setup func(t *testing.T, s *scenario) (host string, users map[string]string, wantAuths []string)
+		name            string
+		wantPluginError bool // the kubelet's log has the plugin's failure
+		setup           func(t *testing.T, s *scenario) (host string, users map[string]string, wantAuths []string)
 	}{
 		{name: "no provider matches the image", setup: func(t *testing.T, s *scenario) (string, map[string]string, []string) {
 			p := s.fake()
@@ -248,7 +249,7 @@ func TestCRIPullFails(t *testing.T) {
 			s.register(nil, p)
 			return "other." + s.domain, map[string]string{"alice": "pw-" + harness.RandomString(12)}, []string{"(none)"}
 		}},
-		{name: "the plugin fails (ECR AccessDenied)", setup: func(t *testing.T, s *scenario) (string, map[string]string, []string) {
+		{name: "the plugin fails (ECR AccessDenied)", wantPluginError: true, setup: func(t *testing.T, s *scenario) (string, map[string]string, []string) {
 			srv := ecrtest.Start(t)
 			srv.Setenv(t)
 			srv.Inject(ecrtest.GetAuthorizationToken, ecrtest.AccessDenied, -1)
@@ -273,7 +274,7 @@ func TestCRIPullFails(t *testing.T) {
 			if diff := cmp.Diff(wantAuths, passwordsHanded(k.Auths, nil)); diff != "" {
 				t.Errorf("AuthConfigs handed to containerd (-want +got):\n%s", diff)
 			}
-			if strings.Contains(tt.name, "fails") {
+			if tt.wantPluginError {
 				if logged := kubeletLog.Since(mark); !strings.Contains(logged, kubeletRejected) {
 					t.Errorf("the kubelet's log lacks the plugin's failure:\n%s", logged)
 				}

@@ -263,8 +263,9 @@ func (k kubeletPull) describe() string {
 	return b.String()
 }
 
-// users returns the user names of the AuthConfigs and, for each, whether its password is
-// want: the order the runtime was handed the credentials in, without printing a secret.
+// passwordsHanded names the AuthConfigs handed to the runtime, in order, as
+// "user:<label of its password>" ("(none)" for a pull without credentials), with the labels
+// of passwords: the order of the credentials without printing a secret.
 func passwordsHanded(auths []*runtimeapi.AuthConfig, passwords map[string]string) []string {
 	out := []string{}
 	for _, a := range auths {
