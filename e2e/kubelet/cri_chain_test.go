@@ -208,8 +208,9 @@ func TestCRIProviders(t *testing.T) {
 				// registry then accepts exactly what the cloud issued.
 				got := lookup(t, r.image, pod{})
 				want := issued()
-				if diff := cmp.Diff([]cred{{want.Username, want.Password}}, got); diff != "" {
-					t.Fatalf("kubelet Lookup(%q) mismatch with what the cloud issued (-want +got):\n%s", r.image, diff)
+				if len(got) != 1 || got[0] != (cred{want.Username, want.Password}) {
+					// Not fatal: the pull below shows what the runtime makes of it (the 401).
+					t.Errorf("kubelet Lookup(%q) = %d credentials for users %v, want exactly the one the cloud issued to %q", r.image, len(got), usernames(got), want.Username)
 				}
 				if users == nil {
 					if err := r.reg.AddUser(want.Username, want.Password); err != nil {
@@ -231,6 +232,14 @@ func TestCRIProviders(t *testing.T) {
 			})
 		}
 	}
+}
+
+func usernames(cs []cred) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, c.Username)
+	}
+	return out
 }
 
 // TestCRIPullFails is scenario 2 and the deliberate break: when the kubelet has no
