@@ -89,11 +89,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := d.check(ctx, images); err != nil {
 		return err
 	}
-	if err := d.pull(ctx, images); err != nil {
+	creds, err := d.pull(ctx, images)
+	if err != nil {
+		return err
+	}
+	runtime, err := d.pullCRI(ctx, images, creds)
+	if err != nil {
 		return err
 	}
 	d.title("done")
 	d.say("Each image pulled with the credentials its plugin returned, and none pulled without them.")
+	d.say("Pulled by: the demo's registry client (go-containerregistry)%s.", runtime)
 	d.say("Next: docs/pullkeys.md (the command), docs/e2e.md (this chain as a test suite).")
 	return nil
 }
@@ -264,8 +270,8 @@ func (d *demo) check(ctx context.Context, images []image) error {
 	return nil
 }
 
-func (d *demo) pull(ctx context.Context, images []image) error {
-	d.title("pull each image with the credentials pullkeys check returned")
+func (d *demo) pull(ctx context.Context, images []image) ([][]harness.Credential, error) {
+	d.title("pull each image with the credentials pullkeys check returned (client: go-containerregistry)")
 	refs := make([]string, len(images))
 	for i, img := range images {
 		refs[i] = img.ref
@@ -273,10 +279,10 @@ func (d *demo) pull(ctx context.Context, images []image) error {
 	calls := d.ecr.Calls(ecrtest.GetAuthorizationToken)
 	res, err := d.node.CheckBinary(ctx, nil, refs...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if res.ExitCode != 0 || res.Report == nil {
-		return fmt.Errorf("%w: pullkeys check -o json --show-secrets exited %d: %s", ErrDemo, res.ExitCode, bytes.TrimSpace(res.Stderr))
+		return nil, fmt.Errorf("%w: pullkeys check -o json --show-secrets exited %d: %s", ErrDemo, res.ExitCode, bytes.TrimSpace(res.Stderr))
 	}
 	d.say("$ pullkeys check -o json --show-secrets …   (the same check, read by the demo's registry client)")
 	if after := d.ecr.Calls(ecrtest.GetAuthorizationToken); after == calls {
@@ -285,34 +291,36 @@ func (d *demo) pull(ctx context.Context, images []image) error {
 	if tokens := d.ecr.Requests(ecrtest.GetAuthorizationToken); len(tokens) > 0 {
 		// ECR accepts the tokens it issued; so does the registry standing in for it.
 		if err := d.reg.AddUser("AWS", tokens[len(tokens)-1].Password); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	for _, img := range images {
+	all := make([][]harness.Credential, len(images))
+	for i, img := range images {
 		d.say("")
 		d.say("%s — %s", img.ref, img.what)
 		if _, err := d.reg.Pull(ctx, img.ref, nil); !harness.IsUnauthorized(err) {
-			return fmt.Errorf("%w: pull %s without credentials: want 401 Unauthorized, got %v", ErrDemo, img.ref, err)
+			return nil, fmt.Errorf("%w: pull %s without credentials: want 401 Unauthorized, got %v", ErrDemo, img.ref, err)
 		}
 		d.say("  without credentials:  401 Unauthorized, as the kubelet would get after a plugin failure")
 		rep, err := harness.ImageOf(res.Report, img.ref)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(rep.Credentials) == 0 {
-			return fmt.Errorf("%w: pullkeys check returned no credentials for %s", ErrDemo, img.ref)
+			return nil, fmt.Errorf("%w: pullkeys check returned no credentials for %s", ErrDemo, img.ref)
 		}
 		creds := make([]harness.Credential, len(rep.Credentials))
 		for i, c := range rep.Credentials {
 			creds[i] = harness.Credential{Username: c.Username, Password: c.Password}
 		}
+		all[i] = creds
 		used, pulled, err := d.reg.PullWithAny(ctx, img.ref, creds)
 		if err != nil {
-			return fmt.Errorf("%w: pull %s with the credentials of pullkeys check: %v", ErrDemo, img.ref, err)
+			return nil, fmt.Errorf("%w: pull %s with the credentials of pullkeys check: %v", ErrDemo, img.ref, err)
 		}
 		c := rep.Credentials[used]
 		d.say("  with %s's credential (username %q, password %s):", c.Provider, c.Username, kubelet.Mask(creds[used].Password))
 		d.say("    pulled manifest %s and %d layers (%d bytes), every digest checked", pulled.Digest, pulled.Layers, pulled.Bytes)
 	}
-	return nil
+	return all, nil
 }

@@ -26,8 +26,30 @@
 // PullWithAny tries a list of credentials in order, as the runtime does with the list the
 // kubelet hands it.
 //
+// RegistryOptions.TokenAuth runs the registry with the distribution registry's token
+// authentication instead: a Bearer challenge naming a token endpoint on the same address
+// (https://<Addr>/token), which issues signed JWTs to the htpasswd users for a Basic GET or
+// an OAuth2 password-grant POST.
+//
+// Every request the registry receives is recorded (Requests) with the host it asked for and
+// the credential it carried (Request.Auth: Basic, Bearer or a posted password grant), so a
+// test can tell which hosts received a credential (Carrying, ByHost). Recorded secrets print
+// as a mask. Recorder is a recording stand-in: a TLS server on loopback that records the same
+// way and answers every request with a 401, for a host that must receive nothing.
+//
 // The registry logs through logrus's standard logger; StartRegistry points it at
 // RegistryOptions.Log, or discards it, process-wide.
+//
+// # Containerd
+//
+// StartContainerd starts a real containerd as a child of the test process (config.toml
+// version 2 in a temporary directory: its own socket, root and state, the native snapshotter,
+// no CNI, registry hosts from Containerd.HostsDir only) and connects the kubelet's CRI client
+// (k8s.io/cri-client) to it; Close stops only that process. SharedContainerd keeps one for a
+// test binary run, and skips a test when containerd cannot run here unless CI is set.
+// Containerd.Serve writes the hosts.toml that makes containerd pull images named on some hosts
+// from a Registry (server = the registry, ca = its CA); WriteHosts and WriteHostsFile write
+// any other hosts.toml, for tests of mirrors and fallbacks.
 //
 // # Node
 //

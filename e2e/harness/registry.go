@@ -47,6 +47,12 @@ type RegistryOptions struct {
 	// Log receives the registry's own logs. Nil discards them. The distribution registry logs
 	// through logrus's standard logger, so this sets that process-wide.
 	Log io.Writer
+	// TokenAuth switches the registry from htpasswd basic authentication to the distribution
+	// registry's token authentication (auth: token): a request without a token gets a
+	// 401 with a Bearer challenge naming the token endpoint, https://<Addr>/token, served by
+	// the same server; it issues signed JWTs to the htpasswd users, for a Basic GET (docker,
+	// go-containerregistry) or an OAuth2 password-grant POST (containerd).
+	TokenAuth bool
 }
 
 // Registry is a distribution registry (github.com/distribution/distribution/v3) served in
@@ -59,6 +65,7 @@ type Registry struct {
 
 	srv      *httptest.Server
 	app      *handlers.App
+	tokens   *tokenIssuer // nil unless TokenAuth
 	htpasswd string
 	pusher   Credential
 
@@ -74,13 +81,78 @@ type Credential struct {
 	Password string
 }
 
-// Request is one request the registry saw: never the password.
+// Request is one request a loopback server of the harness saw (Registry, Recorder).
 type Request struct {
 	Method string
-	Host   string
+	Host   string // the Host header: the name the client asked for
 	Path   string
-	User   string // basic auth user name, "" when anonymous
+	User   string // basic auth (or password grant) user name, "" when none
 	Status int
+	// Auth is the credential the request carried, if any. Its Secret prints as a mask.
+	Auth Auth
+}
+
+// Auth is a credential a request carried: an Authorization header (Basic or Bearer), or the
+// password of an OAuth2 password-grant form posted to a token endpoint.
+type Auth struct {
+	// Scheme is "Basic", "Bearer", "password-grant", another header scheme as sent, or ""
+	// when the request carried no credential.
+	Scheme string
+	User   string
+	// Secret is the password or token. It is kept to compare with, never printed.
+	Secret Secret
+}
+
+// Secret is a password or token the harness recorded. It formats as a mask with fmt's
+// verbs, so a test that prints a Request leaks nothing; compare it with ==.
+type Secret string
+
+// String masks the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("<secret %d bytes>", len(s))
+}
+
+// GoString masks the secret for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// authOf reads the credential of a request: its Authorization header, else a posted
+// password grant (only on a token endpoint, whose form is read by the caller).
+func authOf(req *http.Request) Auth {
+	h := req.Header.Get("Authorization")
+	if h == "" {
+		return Auth{}
+	}
+	if user, pass, ok := req.BasicAuth(); ok {
+		return Auth{Scheme: "Basic", User: user, Secret: Secret(pass)}
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	if strings.EqualFold(scheme, "bearer") {
+		return Auth{Scheme: "Bearer", Secret: Secret(strings.TrimSpace(rest))}
+	}
+	return Auth{Scheme: scheme, Secret: Secret(rest)}
+}
+
+// Carrying returns the requests of reqs whose credential's secret is secret.
+func Carrying(reqs []Request, secret string) []Request {
+	var out []Request
+	for _, r := range reqs {
+		if secret != "" && string(r.Auth.Secret) == secret {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ByHost groups requests by the Host they asked for.
+func ByHost(reqs []Request) map[string][]Request {
+	out := map[string][]Request{}
+	for _, r := range reqs {
+		out[r.Host] = append(out[r.Host], r)
+	}
+	return out
 }
 
 // StartRegistry starts a registry. Close it when done.
@@ -121,6 +193,26 @@ func StartRegistry(ctx context.Context, opts RegistryOptions) (*Registry, error)
 	}
 	logrus.SetOutput(logOut)
 
+	// The listener exists before the app: token auth names it in its realm.
+	r.srv = httptest.NewUnstartedServer(r.guard())
+	r.Addr = r.srv.Listener.Addr().String()
+
+	auth := configuration.Auth{
+		"htpasswd": configuration.Parameters{"realm": "pullkeys-e2e", "path": r.htpasswd},
+	}
+	if opts.TokenAuth {
+		if r.tokens, err = newTokenIssuer(dir, r); err != nil {
+			r.srv.Listener.Close()
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		auth = configuration.Auth{"token": configuration.Parameters{
+			"realm":   "https://" + r.Addr + tokenPath,
+			"service": tokenService,
+			"issuer":  tokenIssuerName,
+			"jwks":    r.tokens.jwksPath,
+		}}
+	}
 	config := &configuration.Configuration{
 		Storage: configuration.Storage{
 			"inmemory": configuration.Parameters{},
@@ -128,20 +220,16 @@ func StartRegistry(ctx context.Context, opts RegistryOptions) (*Registry, error)
 				"uploadpurging": map[any]any{"enabled": false},
 			},
 		},
-		Auth: configuration.Auth{
-			"htpasswd": configuration.Parameters{"realm": "pullkeys-e2e", "path": r.htpasswd},
-		},
+		Auth: auth,
 	}
 	config.HTTP.Secret = RandomString(32)
 	config.Log.AccessLog.Disabled = opts.Log == nil
 	config.Log.Level = "info"
 	r.app = handlers.NewApp(ctx, config)
 
-	r.srv = httptest.NewUnstartedServer(r.guard(r.app))
 	r.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	r.srv.Config.ErrorLog = log.New(logOut, "registry: ", 0) // TLS handshake errors of refused clients
 	r.srv.StartTLS()
-	r.Addr = r.srv.Listener.Addr().String()
 	return r, nil
 }
 
@@ -209,25 +297,40 @@ func bcryptHash(password string) string {
 	return string(h)
 }
 
-// guard records each request and rejects a known user whose password differs from the one
-// set beyond the 72 bytes bcrypt reads (cloud registry tokens are much longer). Everything
-// else is the registry's own htpasswd check.
-func (r *Registry) guard(next http.Handler) http.Handler {
+// checkPassword reports whether user is known and password is theirs, whole (bcrypt, in the
+// htpasswd file, reads 72 bytes only).
+func (r *Registry) checkPassword(user, password string) (known, ok bool) {
+	r.mu.Lock()
+	want, known := r.users[user]
+	r.mu.Unlock()
+	if !known {
+		return false, false
+	}
+	sum := sha256.Sum256([]byte(password))
+	got := hex.EncodeToString(sum[:])
+	return true, subtle.ConstantTimeCompare([]byte(got), []byte(want[:len(got)])) == 1
+}
+
+// guard records each request with the credential it carried, serves the token endpoint when
+// the registry uses token authentication, and rejects a known user whose password differs
+// from the one set beyond the 72 bytes bcrypt reads (cloud registry tokens are much longer).
+// Everything else is the registry's own authentication.
+func (r *Registry) guard() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		seen := authOf(req)
 		user, pass, ok := req.BasicAuth()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			r.mu.Lock()
-			r.requests = append(r.requests, Request{Method: req.Method, Host: req.Host, Path: req.URL.Path, User: user, Status: rec.status})
+			r.requests = append(r.requests, Request{Method: req.Method, Host: req.Host, Path: req.URL.Path, User: seen.User, Status: rec.status, Auth: seen})
 			r.mu.Unlock()
 		}()
+		if r.tokens != nil && req.URL.Path == tokenPath {
+			seen = r.tokens.serve(rec, req)
+			return
+		}
 		if ok {
-			r.mu.Lock()
-			want, known := r.users[user]
-			r.mu.Unlock()
-			sum := sha256.Sum256([]byte(pass))
-			got := hex.EncodeToString(sum[:])
-			if known && subtle.ConstantTimeCompare([]byte(got), []byte(want[:len(got)])) != 1 {
+			if known, good := r.checkPassword(user, pass); known && !good {
 				rec.Header().Set("WWW-Authenticate", `Basic realm="pullkeys-e2e"`)
 				rec.Header().Set("Content-Type", "application/json")
 				rec.WriteHeader(http.StatusUnauthorized)
@@ -235,7 +338,7 @@ func (r *Registry) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(rec, req)
+		r.app.ServeHTTP(rec, req)
 	})
 }
 

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -101,5 +102,56 @@ func TestPullWithAny(t *testing.T) {
 	}
 	if _, _, err := reg.PullWithAny(ctx, reg.Addr+"/app:v1", nil); !IsUnauthorized(err) {
 		t.Errorf("PullWithAny(no credentials) = %v, want a 401", err)
+	}
+}
+
+func TestRegistryTokenAuth(t *testing.T) {
+	reg := startRegistry(t, RegistryOptions{Users: map[string]string{"alice": "s3cret-token-user"}, TokenAuth: true})
+	ctx := context.Background()
+	if _, err := reg.Push(ctx, "team/app", "v1"); err != nil {
+		t.Fatalf("Push() with token auth = %v", err)
+	}
+	tests := []struct {
+		name string
+		cred *Credential
+		ok   bool
+	}{
+		{name: "right password", cred: &Credential{"alice", "s3cret-token-user"}, ok: true},
+		{name: "anonymous"},
+		{name: "wrong password", cred: &Credential{"alice", "s3cret-token-usex"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := reg.Pull(ctx, reg.Addr+"/team/app:v1", tt.cred)
+			if tt.ok != (err == nil) || (!tt.ok && !IsUnauthorized(err)) {
+				t.Fatalf("Pull() = %v, want ok=%v or a 401", err, tt.ok)
+			}
+		})
+	}
+	var bearer, basic int
+	for _, r := range reg.Requests() {
+		switch {
+		case r.Auth.Scheme == "Bearer" && strings.HasPrefix(r.Path, "/v2/"):
+			bearer++
+		case r.Auth.Scheme == "Basic" && r.Path == tokenPath:
+			basic++
+		case r.Auth.Scheme != "" && strings.HasPrefix(r.Path, "/v2/"):
+			t.Errorf("%s %s carried %s, want bearer tokens only", r.Method, r.Path, r.Auth.Scheme)
+		}
+	}
+	if bearer == 0 || basic == 0 {
+		t.Errorf("recorded %d bearer requests on /v2/ and %d basic on %s, want both", bearer, basic, tokenPath)
+	}
+}
+
+func TestSecretMasked(t *testing.T) {
+	r := Request{Method: "GET", Path: "/v2/", Auth: Auth{Scheme: "Basic", User: "alice", Secret: "hunter2-secret"}}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(verb, r); strings.Contains(got, "hunter2") {
+			t.Errorf("Sprintf(%q, request) = %s, shows the secret", verb, got)
+		}
+	}
+	if len(Carrying([]Request{r}, "hunter2-secret")) != 1 || len(Carrying([]Request{r}, "other")) != 0 {
+		t.Errorf("Carrying does not compare the recorded secret")
 	}
 }

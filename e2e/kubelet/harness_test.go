@@ -51,6 +51,10 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("PULLKEYS_CACHE_DIR", cacheDir)
 	code := m.Run()
+	if err := stopCRI(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	buildOnce.cleanup()
 	os.RemoveAll(cacheDir)
 	os.Exit(code)

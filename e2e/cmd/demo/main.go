@@ -15,9 +15,11 @@ import (
 	"syscall"
 
 	"github.com/pullkeys/pullkeys/e2e/demo"
+	"github.com/pullkeys/pullkeys/e2e/harness"
 )
 
 func main() {
+	harness.QuietCRIClient() // the demo reports the pulls it expects to fail itself
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := demo.Run(ctx, demo.Options{Out: os.Stdout})
 	interrupted := ctx.Err() != nil
