@@ -122,13 +122,13 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 	host := keyring.Registry(req.Image)
 	reg, err := ParseHost(host)
 	if err != nil {
-		return nil, fmt.Errorf("ecr: %w", err)
+		return nil, err
 	}
 	id := identity{node: nodeIdentity(os.Getenv)}
 	id.roleARN, id.source = RoleFor(req.ServiceAccountToken, req.ServiceAccountAnnotations, p.opts.RoleARN)
 	if id.roleARN != "" {
 		if err := ValidateRoleARN(id.roleARN); err != nil {
-			return nil, fmt.Errorf("ecr: role from %s: %w", id.source, err)
+			return nil, fmt.Errorf("role from %s: %w", id.source, err)
 		}
 		id.token = req.ServiceAccountToken
 		id.saID = serviceAccountID(id.token)
@@ -145,11 +145,11 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 		return e, nil
 	})
 	if err != nil {
-		return nil, redact.Error(fmt.Errorf("ecr: get authorization token for %s: %w", host, err), id.token)
+		return nil, redact.Error(fmt.Errorf("get authorization token for %s: %w", host, err), id.token)
 	}
 	cred, ok := res.Entry.Auth[host]
 	if !ok {
-		return nil, fmt.Errorf("ecr: get authorization token for %s: %w: cached entry holds no credentials for the host", host, ErrMalformedResponse)
+		return nil, fmt.Errorf("get authorization token for %s: %w: cached entry holds no credentials for the host", host, ErrMalformedResponse)
 	}
 	log.Log(ctx, providers.V(2), "ecr: token", "host", host, "source", res.Source, "role", id.roleARN,
 		"freshFor", res.FreshFor.Round(time.Second), "expiresAt", res.Entry.ExpiresAt)

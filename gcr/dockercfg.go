@@ -42,11 +42,11 @@ func (p *Provider) dockercfg(ctx context.Context) (*dockercfgResult, error) {
 	// answer is parsed and matched by package dockercfg exactly as the dockercfg provider
 	// does (identity tokens, key normalisation and precedence included).
 	if len(r.Entry.Data) == 0 {
-		return nil, fmt.Errorf("gcr: %w: cache entry %v holds no document", ErrDockercfg, key)
+		return nil, fmt.Errorf("%w: cache entry %v holds no document", ErrDockercfg, key)
 	}
 	cfg, err := dockercfg.Parse(r.Entry.Data, p.origin())
 	if err != nil {
-		return nil, fmt.Errorf("gcr: %w: %w", ErrDockercfg, err)
+		return nil, fmt.Errorf("%w: %w", ErrDockercfg, err)
 	}
 	return &dockercfgResult{cfg: cfg, result: r}, nil
 }
@@ -80,7 +80,7 @@ func (p *Provider) fetchDockercfg(ctx context.Context) (*cache.Entry, error) {
 	}
 	cfg, err := dockercfg.Parse(data, p.origin())
 	if err != nil {
-		return nil, fmt.Errorf("gcr: %w: %w", ErrDockercfg, err)
+		return nil, fmt.Errorf("%w: %w", ErrDockercfg, err)
 	}
 	for _, w := range cfg.Warnings {
 		p.log.Warn("gcr: docker config: "+w.Problem, "origin", cfg.Origin, "key", w.Key)
@@ -101,9 +101,9 @@ func (p *Provider) fetchDockercfg(ctx context.Context) (*cache.Entry, error) {
 
 func (p *Provider) attributeError(attr string, err error) error {
 	if errors.Is(err, ErrNotDefined) {
-		return fmt.Errorf("gcr: --auth-flow=%s reads the instance attribute %s, which is %w", p.flow, attr, ErrNotDefined)
+		return fmt.Errorf("--auth-flow=%s reads the instance attribute %s, which is %w", p.flow, attr, ErrNotDefined)
 	}
-	return fmt.Errorf("gcr: read instance attribute %s: %w", attr, err)
+	return fmt.Errorf("read instance attribute %s: %w", attr, err)
 }
 
 // download fetches the google-dockercfg-url document: http or https, no redirect, within
@@ -112,7 +112,7 @@ func (p *Provider) attributeError(attr string, err error) error {
 func (p *Provider) download(ctx context.Context, raw string) ([]byte, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("gcr: %w: instance attribute %s is not an http(s) URL", ErrDockercfg, attributeDockercfgURL)
+		return nil, fmt.Errorf("%w: instance attribute %s is not an http(s) URL", ErrDockercfg, attributeDockercfgURL)
 	}
 	shown := redact.URL(raw)
 	a, err := p.send(ctx, p.urlTimeout, MaxDockercfgBytes, func(ctx context.Context) (*http.Request, error) {
@@ -126,14 +126,14 @@ func (p *Provider) download(ctx context.Context, raw string) ([]byte, error) {
 		return req, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gcr: %w: download %s (from instance attribute %s): %v", ErrDockercfg, shown, attributeDockercfgURL, err)
+		return nil, fmt.Errorf("%w: download %s (from instance attribute %s): %v", ErrDockercfg, shown, attributeDockercfgURL, err)
 	}
 	if a.status != http.StatusOK {
 		hint := ""
 		if a.status >= 300 && a.status < 400 {
 			hint = " (redirects are not followed)"
 		}
-		return nil, fmt.Errorf("gcr: %w: download %s (from instance attribute %s): HTTP %d%s", ErrDockercfg, shown, attributeDockercfgURL, a.status, hint)
+		return nil, fmt.Errorf("%w: download %s (from instance attribute %s): HTTP %d%s", ErrDockercfg, shown, attributeDockercfgURL, a.status, hint)
 	}
 	return a.body, nil
 }
@@ -147,7 +147,7 @@ func (p *Provider) dockercfgResponse(ctx context.Context, image string, d *docke
 	configs := []*dockercfg.Config{d.cfg}
 	auth, err := dockercfg.Resolve(ctx, image, configs, dockercfg.ResolveOptions{Logger: p.logger(ctx)})
 	if err != nil {
-		return nil, fmt.Errorf("gcr: %w: %w", ErrDockercfg, err)
+		return nil, fmt.Errorf("%w: %w", ErrDockercfg, err)
 	}
 	if len(auth) == 0 {
 		p.logger(ctx).Warn("gcr: no entry of the docker config matches the image: answering with no credentials",

@@ -202,10 +202,10 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	}()
 	raw, err := p.metadataGet(ctx, base+"scopes")
 	if errors.Is(err, ErrNotDefined) {
-		return nil, fmt.Errorf("gcr: service account %q is not attached to this instance: %w", p.account, err)
+		return nil, fmt.Errorf("service account %q is not attached to this instance: %w", p.account, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gcr: check the scopes of service account %q: %w", p.account, err)
+		return nil, fmt.Errorf("check the scopes of service account %q: %w", p.account, err)
 	}
 	if err := checkScopes(p.account, raw); err != nil {
 		return nil, err
@@ -213,7 +213,7 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	t0 := <-token
 	raw, err = t0.raw, t0.err
 	if err != nil {
-		return nil, fmt.Errorf("gcr: get an access token for service account %q: %w", p.account, err)
+		return nil, fmt.Errorf("get an access token for service account %q: %w", p.account, err)
 	}
 	now := p.now()
 	var t struct {
@@ -223,13 +223,13 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	}
 	switch {
 	case json.Unmarshal([]byte(raw), &t) != nil:
-		return nil, fmt.Errorf("gcr: get an access token for service account %q: %w: malformed token document", p.account, ErrMetadata)
+		return nil, fmt.Errorf("get an access token for service account %q: %w: malformed token document", p.account, ErrMetadata)
 	case t.AccessToken == "":
-		return nil, fmt.Errorf("gcr: get an access token for service account %q: %w: no access_token", p.account, ErrMetadata)
+		return nil, fmt.Errorf("get an access token for service account %q: %w: no access_token", p.account, ErrMetadata)
 	case t.ExpiresIn <= 0:
-		return nil, fmt.Errorf("gcr: get an access token for service account %q: %w: expires_in %d", p.account, ErrMetadata, t.ExpiresIn)
+		return nil, fmt.Errorf("get an access token for service account %q: %w: expires_in %d", p.account, ErrMetadata, t.ExpiresIn)
 	case t.TokenType != "" && !strings.EqualFold(t.TokenType, "Bearer"):
-		return nil, fmt.Errorf("gcr: get an access token for service account %q: %w: token_type %q, want Bearer", p.account, ErrMetadata, oneWord(t.TokenType))
+		return nil, fmt.Errorf("get an access token for service account %q: %w: token_type %q, want Bearer", p.account, ErrMetadata, oneWord(t.TokenType))
 	}
 	return tokenEntry(t.AccessToken, now, now.Add(time.Duration(t.ExpiresIn)*time.Second)), nil
 }
@@ -250,7 +250,7 @@ func checkScopes(account, raw string) error {
 	if len(have) > 0 {
 		has = "has the scopes [" + strings.Join(have, " ") + "], none of which can pull images"
 	}
-	return fmt.Errorf("gcr: %w %s: service account %q of this instance %s; "+
+	return fmt.Errorf("%w %s: service account %q of this instance %s; "+
 		"it needs %s: set the scope on the instance or node pool (it can only be changed while the instance is stopped)",
 		ErrMissingScope, ScopeDevstorageReadOnly, account, has, scopeNames)
 }

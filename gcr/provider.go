@@ -72,13 +72,13 @@ func New(opts Options) (*Provider, error) {
 		p.flow = FlowGCR
 	}
 	if err := p.flow.validate(); err != nil {
-		return nil, fmt.Errorf("gcr: --auth-flow: %w", err)
+		return nil, fmt.Errorf("--auth-flow: %w", err)
 	}
 	if p.account == "" {
 		p.account = DefaultServiceAccount
 	}
 	if p.account != "default" && !accountRE().MatchString(p.account) {
-		return nil, fmt.Errorf("gcr: %w: --service-account %q: want \"default\" or an email", ErrInvalidOption, p.account)
+		return nil, fmt.Errorf("%w: --service-account %q: want \"default\" or an email", ErrInvalidOption, p.account)
 	}
 	for _, d := range []struct {
 		v    *time.Duration
@@ -91,7 +91,7 @@ func New(opts Options) (*Provider, error) {
 	} {
 		switch {
 		case *d.v < 0:
-			return nil, fmt.Errorf("gcr: %w: --%s must not be negative, got %s", ErrInvalidOption, d.name, *d.v)
+			return nil, fmt.Errorf("%w: --%s must not be negative, got %s", ErrInvalidOption, d.name, *d.v)
 		case *d.v == 0:
 			*d.v = d.def
 		}
@@ -99,7 +99,7 @@ func New(opts Options) (*Provider, error) {
 	p.patterns = DefaultRegistries()
 	for _, r := range opts.Registries {
 		if err := validateRegistry(r); err != nil {
-			return nil, fmt.Errorf("gcr: %w: --registry %w", ErrInvalidOption, err)
+			return nil, fmt.Errorf("%w: --registry %w", ErrInvalidOption, err)
 		}
 		if !slices.Contains(p.patterns, r) {
 			p.patterns = append(p.patterns, r)
@@ -108,20 +108,20 @@ func New(opts Options) (*Provider, error) {
 	if opts.WorkloadIdentityProvider != "" {
 		aud, err := audience(opts.WorkloadIdentityProvider)
 		if err != nil {
-			return nil, fmt.Errorf("gcr: %w", err)
+			return nil, err
 		}
 		p.audience = aud
 	}
 	switch aud, err := gkeAudience(opts.GKEIdentityProvider, opts.GKEProjectID); {
 	case err != nil:
-		return nil, fmt.Errorf("gcr: %w: %w", ErrInvalidOption, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	case aud != "" && p.audience != "":
-		return nil, fmt.Errorf("gcr: %w: --identity-provider and --workload-identity-provider exclude each other", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: --identity-provider and --workload-identity-provider exclude each other", ErrInvalidOption)
 	case aud != "":
 		p.audience, p.gkeImagePull = aud, true
 	}
 	if opts.CacheDuration != nil && *opts.CacheDuration < 0 {
-		return nil, fmt.Errorf("gcr: %w: cache duration must not be negative", ErrInvalidOption)
+		return nil, fmt.Errorf("%w: cache duration must not be negative", ErrInvalidOption)
 	}
 	p.cacheKeyType, p.cacheDuration = opts.CacheKeyType, opts.CacheDuration
 	sts, iam := opts.STSEndpoint, opts.IAMCredentialsEndpoint
@@ -133,11 +133,11 @@ func New(opts Options) (*Provider, error) {
 	}
 	u, err := endpoint("sts-endpoint", sts)
 	if err != nil {
-		return nil, fmt.Errorf("gcr: %w", err)
+		return nil, err
 	}
 	p.stsURL = u.String()
 	if u, err = endpoint("iam-credentials-endpoint", iam); err != nil {
-		return nil, fmt.Errorf("gcr: %w", err)
+		return nil, err
 	}
 	p.iamURL = strings.TrimSuffix(u.String(), "/")
 
@@ -180,7 +180,7 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 func (p *Provider) provide(ctx context.Context, req *providers.Request) (*providers.Response, error) {
 	image, err := keyring.NormalizeImage(req.Image)
 	if err != nil {
-		return nil, fmt.Errorf("gcr: %w", err)
+		return nil, err
 	}
 	if err := p.checkHost(image); err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func (p *Provider) provide(ctx context.Context, req *providers.Request) (*provid
 	case len(req.ServiceAccountAnnotations) > 0:
 		// The kubelet sends annotations only with a token; a request with annotations and
 		// no token is not one to answer with the node's identity.
-		return nil, fmt.Errorf("gcr: %w: the request has service account annotations but no service account token; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
+		return nil, fmt.Errorf("%w: the request has service account annotations but no service account token; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
 	}
 	switch p.flow {
 	case FlowDockercfg, FlowDockercfgURL:
@@ -237,7 +237,7 @@ func (p *Provider) checkHost(image string) error {
 			}
 		}
 	}
-	return fmt.Errorf("gcr: %w: no credentials for %s (served: %s; add more with --registry)%s",
+	return fmt.Errorf("%w: no credentials for %s (served: %s; add more with --registry)%s",
 		ErrNotGoogleRegistry, host, strings.Join(p.patterns, ", "), hint)
 }
 
@@ -251,7 +251,7 @@ func (p *Provider) checkHost(image string) error {
 func (p *Provider) tokenResponse(r *cache.Result) (*providers.Response, error) {
 	c, ok := r.Entry.Auth[tokenKey]
 	if !ok || c.Password == "" {
-		return nil, fmt.Errorf("gcr: cached entry holds no token")
+		return nil, fmt.Errorf("cached entry holds no token")
 	}
 	auth := make(map[string]providers.AuthConfig, len(p.patterns))
 	for _, pat := range p.patterns {

@@ -42,14 +42,14 @@ var gsaRE = sync.OnceValue(func() *regexp.Regexp {
 // exchange proves a right to it. A new token (the kubelet rotates them) costs one exchange.
 func (p *Provider) workloadToken(ctx context.Context, req *providers.Request) (*cache.Result, error) {
 	if p.audience == "" {
-		return nil, fmt.Errorf("gcr: %w: the request carries a service account token but --workload-identity-provider is not set; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
+		return nil, fmt.Errorf("%w: the request carries a service account token but --workload-identity-provider is not set; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
 	}
 	gsa := req.ServiceAccountAnnotations[AnnotationGSA]
 	if p.gkeImagePull {
 		gsa = "" // the federated token itself, as auth-provider-gcp answers
 	}
 	if gsa != "" && !gsaRE().MatchString(gsa) {
-		return nil, fmt.Errorf("gcr: %w: annotation %s is %q, not a Google service account email", ErrImpersonation, AnnotationGSA, oneWord(gsa))
+		return nil, fmt.Errorf("%w: annotation %s is %q, not a Google service account email", ErrImpersonation, AnnotationGSA, oneWord(gsa))
 	}
 	key := cache.NewKey("gcr", "v1", "workload", p.audience, p.stsURL, p.iamURL, gsa, cache.HashIdentity(req.ServiceAccountToken))
 	token := req.ServiceAccountToken
@@ -89,7 +89,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 		return req, nil
 	})
 	fail := func(format string, args ...any) (string, time.Time, error) {
-		return "", time.Time{}, fmt.Errorf("gcr: %w at %s for %s: %s", ErrTokenExchange, redact.URL(p.stsURL), p.audience, fmt.Sprintf(format, args...))
+		return "", time.Time{}, fmt.Errorf("%w at %s for %s: %s", ErrTokenExchange, redact.URL(p.stsURL), p.audience, fmt.Sprintf(format, args...))
 	}
 	if err != nil {
 		return fail("%v", err)
@@ -139,7 +139,7 @@ func (p *Provider) impersonate(ctx context.Context, bearer, gsa string) (string,
 		return req, nil
 	})
 	fail := func(format string, args ...any) (string, time.Time, error) {
-		return "", time.Time{}, fmt.Errorf("gcr: %w: generateAccessToken for %s at %s: %s", ErrImpersonation, gsa, redact.URL(p.iamURL), fmt.Sprintf(format, args...))
+		return "", time.Time{}, fmt.Errorf("%w: generateAccessToken for %s at %s: %s", ErrImpersonation, gsa, redact.URL(p.iamURL), fmt.Sprintf(format, args...))
 	}
 	if err != nil {
 		return fail("%v", err)
