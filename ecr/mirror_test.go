@@ -65,7 +65,9 @@ func TestExecuteMirror(t *testing.T) {
 			args:      func(*testing.T) []string { return []string{"--mirror=docker.io=mirror.corp.example/docker-hub"} },
 			wantInErr: "--mirror docker.io=mirror.corp.example/docker-hub: mirror is not served by this provider"},
 		{name: "mirror an ECR lookalike refused at start-up", image: privateImg,
-			args:      func(*testing.T) []string { return []string{"--mirror=docker.io=" + privateHost + ".evil.example/docker-hub"} },
+			args: func(*testing.T) []string {
+				return []string{"--mirror=docker.io=" + privateHost + ".evil.example/docker-hub"}
+			},
 			wantInErr: "not an ECR registry"},
 		{name: "upstream wildcard over a public suffix refused", image: privateImg,
 			args:      func(*testing.T) []string { return []string{"--mirror=*.io=" + privateHost + "/x"} },
