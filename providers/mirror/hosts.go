@@ -11,7 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 )
 
 // DockerHubServer is the host containerd pulls docker.io images from when no hosts.toml
@@ -146,20 +147,15 @@ func ParseHostsFile(upstream string, b []byte) ([]Host, error) {
 		Server string                 `toml:"server"`
 		Host   map[string]hostSection `toml:"host"`
 	}
-	md, err := toml.Decode(string(b), &doc)
-	if err != nil {
+	if err := toml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("parse TOML: %w", err)
 	}
-	if !md.IsDefined("host") {
+	if doc.Host == nil {
 		return nil, errors.New("no [host] section: containerd fails with \"invalid `host` tree\" and pulls from the upstream")
 	}
-	var order []string
-	seen := map[string]bool{}
-	for _, k := range md.Keys() {
-		if len(k) == 2 && k[0] == "host" && !seen[k[1]] {
-			seen[k[1]] = true
-			order = append(order, k[1])
-		}
+	order, err := hostOrder(b, doc.Host)
+	if err != nil {
+		return nil, fmt.Errorf("parse TOML: %w", err)
 	}
 	var tried []Host
 	for _, name := range order {
@@ -191,6 +187,54 @@ func ParseHostsFile(upstream string, b []byte) ([]Host, error) {
 		tried = append(tried, *last)
 	}
 	return tried, nil
+}
+
+// hostOrder returns the names of the [host."…"] sections in the order they appear in the
+// file, as containerd sorts them (by line). A TOML table decodes into a map, so the order
+// comes from go-toml's parser, walking the document's expressions.
+func hostOrder(b []byte, hosts map[string]hostSection) ([]string, error) {
+	var order []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		if _, ok := hosts[name]; ok && !seen[name] {
+			seen[name] = true
+			order = append(order, name)
+		}
+	}
+	var p unstable.Parser
+	p.Reset(b)
+	inRoot := true
+	for p.NextExpression() {
+		e := p.Expression()
+		var key []string
+		for it := e.Key(); it.Next(); {
+			key = append(key, string(it.Node().Data))
+		}
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			inRoot = false
+			if len(key) >= 2 && key[0] == "host" {
+				add(key[1])
+			}
+		case unstable.KeyValue:
+			// host."https://m".capabilities = […] before any table header
+			if inRoot && len(key) >= 3 && key[0] == "host" {
+				add(key[1])
+			}
+		}
+	}
+	if err := p.Error(); err != nil {
+		return nil, err
+	}
+	// Hosts written in ways not walked above (an inline table): after those, by name.
+	var rest []string
+	for name := range hosts {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	return append(order, rest...), nil
 }
 
 func capabilities(cs []string) ([]string, error) {

@@ -76,6 +76,20 @@ func TestLoadHosts(t *testing.T) {
 				{URL: "https://a.corp.example/v2", Host: "a.corp.example"},
 				{URL: "https://z.corp.example/v2", Host: "z.corp.example", Fallback: true},
 			}},
+		{name: "ca, skip_verify and header sub-tables do not disturb the order", upstream: "docker.io", files: map[string]string{"docker.io": `server = "https://z.corp.example"
+[host."https://z.corp.example"]
+  ca = "/etc/certs/z.pem"
+  skip_verify = false
+[host."https://z.corp.example".header]
+  x-custom = ["1"]
+[host."https://a.corp.example"]
+  client = [["/c.cert", "/c.key"]]
+`},
+			want: []Host{
+				{URL: "https://z.corp.example/v2", Host: "z.corp.example"},
+				{URL: "https://a.corp.example/v2", Host: "a.corp.example"},
+				{URL: "https://z.corp.example/v2", Host: "z.corp.example", Fallback: true},
+			}},
 		{name: "push-only host is not tried for pulls", upstream: "docker.io", files: map[string]string{"docker.io": `server = "https://m.corp.example"
 [host."https://push.corp.example"]
   capabilities = ["push"]
