@@ -226,6 +226,7 @@ func runtimeReport(cfg *Config, dir, image string, creds []CredentialReport) *Ru
 		rh := RuntimeHost{URL: h.URL, Fallback: h.Fallback, IsUpstream: h.IsUpstream, Image: h.Image(image), Receives: []string{}}
 		rh.Needs = "a credential for " + rh.Image
 		if h.IsUpstream {
+			rh.Image = image
 			rh.Needs = "the upstream's own credential for " + image + ", or none for a public image"
 		}
 		for name, mh := range mirrorOf {
