@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"testing"
+
+	"github.com/pullkeys/pullkeys/providers"
 )
 
 func FuzzParse(f *testing.F) {
@@ -24,7 +26,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil || again != m {
 			t.Fatalf("Parse(%q) = %+v; Parse(%q) = %+v, %v", s, m, m.String(), again, err)
 		}
-		if CheckWildcardScope(m.Upstream) != nil {
+		if providers.CheckWildcardScope(m.Upstream) != nil {
 			t.Fatalf("Parse(%q) accepted %q, whose wildcard covers a public suffix", s, m.Upstream)
 		}
 	})

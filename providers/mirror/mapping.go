@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
+	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 )
 
 // ErrInvalidMapping is wrapped by the errors of Parse.
 var ErrInvalidMapping = errors.New("invalid --mirror")
-
-// ErrWildcardTooWide is wrapped when an upstream pattern's wildcard covers a public suffix.
-var ErrWildcardTooWide = errors.New("wildcard covers a public suffix")
 
 // Mapping sends the images of one upstream registry to a mirror: "docker.io/library/nginx"
 // on the upstream "docker.io" is "<Host>/<Path>/library/nginx" on the mirror.
@@ -90,7 +86,7 @@ func parseUpstream(s string) (string, error) {
 			return "", fmt.Errorf("%q has an empty host label", s)
 		}
 	}
-	if err := CheckWildcardScope(s); err != nil {
+	if err := providers.CheckWildcardScope(s); err != nil {
 		return "", err
 	}
 	if s == keyring.DockerHubKey {
@@ -124,37 +120,6 @@ func parseMirror(s string) (host, path string, err error) {
 		return "", "", fmt.Errorf("%q is not a registry host with an optional repository prefix", s)
 	}
 	return host, path, nil
-}
-
-// CheckWildcardScope refuses a host pattern whose wildcard stands where anyone can register a
-// domain: the literal labels right of the rightmost label holding a glob character are a
-// public suffix (com, co.uk, github.io …), so the pattern would match attacker.co.uk too.
-//
-// TODO(merge): branch h-harden adds providers.CheckWildcardScope with this rule, for every
-// host-pattern flag; use it once both are on main.
-func CheckWildcardScope(pattern string) error {
-	host, _, _ := strings.Cut(pattern, "/")
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	labels := strings.Split(strings.ToLower(host), ".")
-	last := -1
-	for i, l := range labels {
-		if strings.ContainsAny(l, "*?[") {
-			last = i
-		}
-	}
-	if last < 0 {
-		return nil
-	}
-	suffix := strings.Join(labels[last+1:], ".")
-	if suffix == "" {
-		return fmt.Errorf("%q: %w: the top-level domain itself", pattern, ErrWildcardTooWide)
-	}
-	if ps, _ := publicsuffix.PublicSuffix(suffix); ps == suffix {
-		return fmt.Errorf("%q: %w (%s): it matches domains anyone can register", pattern, ErrWildcardTooWide, suffix)
-	}
-	return nil
 }
 
 // Matches reports whether the normalised image is on the mapping's upstream, by the kubelet's

@@ -195,7 +195,7 @@ func TestFlagsOf(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" || o.HostsDir != "/etc/containerd/certs.d" || !o.AllowUpstreamFallback {
 		t.Errorf("FlagsOf = %+v (-want +got mappings):\n%s", o, diff)
 	}
-	if _, err := FlagsOf([]string{"--mirror", "*.com=m.corp.example"}); err == nil || !strings.Contains(err.Error(), ErrWildcardTooWide.Error()) {
+	if _, err := FlagsOf([]string{"--mirror", "*.com=m.corp.example"}); err == nil || !strings.Contains(err.Error(), providers.ErrWildcardTooWide.Error()) {
 		t.Errorf("FlagsOf(--mirror *.com=…) error = %v, want ErrWildcardTooWide", err)
 	}
 }
