@@ -38,7 +38,9 @@ func TestExecuteMirror(t *testing.T) {
 		wantInErr string
 	}{
 		{name: "docker.io image gets the mirror's credential", image: "nginx",
-			args: func(*testing.T) []string { return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example/dockerhub"} },
+			args: func(*testing.T) []string {
+				return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example/dockerhub"}
+			},
 			want: map[string]providers.AuthConfig{"docker.io": mirrorCreds}},
 		{name: "without --mirror Docker Hub's own credential", image: "nginx",
 			args: func(*testing.T) []string { return []string{"--config", cfg} },
@@ -50,13 +52,19 @@ func TestExecuteMirror(t *testing.T) {
 			return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example", "--containerd-hosts-dir", hosts(t, "[host.\"https://mirror.corp.example\"]\n")}
 		}, wantInErr: "registry-1.docker.io would receive the credential"},
 		{name: "upstream lookalike gets nothing", image: "docker.io.evil.example/library/nginx",
-			args: func(*testing.T) []string { return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example"} },
+			args: func(*testing.T) []string {
+				return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example"}
+			},
 			want: map[string]providers.AuthConfig{}},
 		{name: "mirror without a credential refused at start-up", image: "nginx",
-			args:      func(*testing.T) []string { return []string{"--config", cfg, "--mirror", "docker.io=other.corp.example"} },
+			args: func(*testing.T) []string {
+				return []string{"--config", cfg, "--mirror", "docker.io=other.corp.example"}
+			},
 			wantInErr: "--mirror docker.io=other.corp.example: mirror is not served by this provider: no entry of " + cfg},
 		{name: "mirror lookalike refused at start-up", image: "nginx",
-			args:      func(*testing.T) []string { return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example.evil.example"} },
+			args: func(*testing.T) []string {
+				return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example.evil.example"}
+			},
 			wantInErr: "mirror is not served by this provider"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
