@@ -63,6 +63,8 @@ func TestMirrorProblems(t *testing.T) {
 			want: []string{"warning test.yaml: no matchImages entry matches docker.io"}},
 		{name: "bad --mirror", matchImages: []string{"docker.io"}, args: []string{"--mirror=*.com=mirror.corp.example"},
 			want: []string{"error test.yaml: wildcard covers a public suffix"}},
+		{name: "the provider's hosts directory is not here", matchImages: []string{"docker.io"}, args: []string{hub, "--containerd-hosts-dir=/nonexistent/certs.d"},
+			want: []string{"warning test.yaml: --containerd-hosts-dir /nonexistent/certs.d is not a directory here|run this on the node"}},
 		{name: "no mirror flags: nothing checked", matchImages: []string{"docker.io"}, args: []string{"--auth=docker.io=u:p"}, files: map[string]string{"docker.io": noServer}},
 	}
 	for _, tt := range tests {
