@@ -12,6 +12,10 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/pullkeys/pullkeys/e2e/harness"
+	"github.com/pullkeys/pullkeys/ecr"
+	"github.com/pullkeys/pullkeys/ecr/ecrtest"
+	"github.com/pullkeys/pullkeys/gcr"
+	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -115,4 +119,93 @@ func TestMirrorThroughContainerd(t *testing.T) {
 		t.Errorf("with a fallback to the upstream stand-in, it did not receive the mirror's credential: %s", b)
 	}
 	t.Logf("the upstream stand-in received the credential on: %v", got)
+}
+
+// TestMirrorCloudThroughContainerd pulls docker.io/library/mirrored through a real containerd
+// with the credential the ECR provider (fake ECR) and the GCR provider (fake metadata server)
+// answer for docker.io under --mirror: the token of the pull-through cache or remote
+// repository, keyed for docker.io. The mirror's cloud host name is served from loopback as
+// DNS would serve it (the hosts.toml names the loopback registry with the cloud's path), so
+// the plugins run without --containerd-hosts-dir here: their check of the hosts directory
+// compares host names, and is exercised by TestMirrorThroughContainerd.
+func TestMirrorCloudThroughContainerd(t *testing.T) {
+	if why := harness.ContainerdUnavailable(""); why != "" {
+		t.Skip(why)
+	}
+	ctx := context.Background()
+	c, err := harness.StartContainerd(ctx, harness.ContainerdOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	request := []byte(`{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"docker.io/library/mirrored"}`)
+
+	tests := []struct {
+		name   string
+		plugin string
+		mirror string // --mirror's MIRROR/PATH
+		prefix string // the repository prefix on the mirror
+		setup  func(t *testing.T) (match []string, env map[string]string)
+	}{
+		{name: "ECR pull-through cache", plugin: harness.ECR, mirror: ecrHost + "/docker-hub", prefix: "docker-hub",
+			setup: func(t *testing.T) ([]string, map[string]string) {
+				return append(ecr.MatchImages(), "docker.io"), envMap(ecrtest.Start(t).Env())
+			}},
+		{name: "Artifact Registry remote repository", plugin: harness.GCR, mirror: "us-docker.pkg.dev/" + gcrtest.ProjectID + "/dockerhub-remote", prefix: gcrtest.ProjectID + "/dockerhub-remote",
+			setup: func(t *testing.T) ([]string, map[string]string) {
+				md := startMetadata(t, "gcp-token-"+harness.RandomString(20))
+				return append(gcr.DefaultRegistries(), "docker.io"), map[string]string{"GCE_METADATA_HOST": md.Host()}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := startRegistry(t, harness.RegistryOptions{Users: map[string]string{"nobody": harness.RandomString(20)}})
+			push(t, reg, tt.prefix+"/library/mirrored", "v1")
+			ca, err := c.WriteCA(reg.CA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			url := "https://" + reg.Addr + "/v2/" + tt.prefix
+			hosts := fmt.Sprintf("server = %q\noverride_path = true\nca = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n  ca = %q\n", url, ca, url, ca)
+			if _, err := c.WriteHostsFile("docker.io", []byte(hosts)); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.RemoveHosts("docker.io") })
+			match, env := tt.setup(t)
+			args := []string{"--cache-dir=" + t.TempDir(), "--mirror=docker.io=" + tt.mirror}
+			node := newNode(t, harness.NewProvider(tt.plugin, match, env, args...))
+			var envList []string
+			for k, v := range env {
+				envList = append(envList, k+"="+v)
+			}
+			stdout, stderr, code, err := node.RunPlugin(ctx, tt.plugin, args, envList, request)
+			if err != nil || code != 0 {
+				t.Fatalf("%s %q: exit %d, %v: %s", tt.plugin, args, code, err, stderr)
+			}
+			resp, err := providers.DecodeResponse(stdout, providers.APIVersionV1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cred, ok := resp.Auth["docker.io"]
+			if len(resp.Auth) != 1 || !ok || cred.Password == "" {
+				t.Fatalf("%s answered keys %v, want docker.io alone", tt.plugin, resp.Auth)
+			}
+			// The registry accepts the token, as the cloud's mirror accepts its own tokens.
+			if err := reg.AddUser(cred.Username, cred.Password); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Pull(ctx, "docker.io/library/mirrored:v1", nil); err == nil {
+				t.Fatalf("anonymous PullImage succeeded, want the mirror's 401")
+			}
+			if _, err := c.Pull(ctx, "docker.io/library/mirrored:v1", &runtimeapi.AuthConfig{Username: cred.Username, Password: cred.Password}); err != nil {
+				t.Fatalf("PullImage(docker.io/library/mirrored:v1) with %s's answer = %v", tt.plugin, err)
+			}
+			if got := harness.Carrying(reg.Requests(), cred.Password); len(got) == 0 {
+				t.Errorf("the mirror never received %s's token", tt.plugin)
+			}
+			if err := c.RemoveImage(ctx, "docker.io/library/mirrored:v1"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
