@@ -47,7 +47,7 @@ type Options struct {
 // AddFlags registers --mirror, --containerd-hosts-dir and --mirror-allow-upstream-fallback;
 // what names the provider's registry ("an ECR registry").
 func (o *Options) AddFlags(fs *flag.FlagSet, what string) {
-	fs.Func(FlagMirror, "`UPSTREAM=MIRROR[/PATH]`: answer for images on UPSTREAM (docker.io, registry.k8s.io) with the credential of the same image under MIRROR/PATH, which must be "+what+" (repeatable)", func(s string) error {
+	fs.Func(FlagMirror, "for images on the registry UPSTREAM (docker.io, registry.k8s.io), answer with the credential of the same image under MIRROR/PATH, which must be "+what+"; given as `UPSTREAM=MIRROR[/PATH]` (repeatable)", func(s string) error {
 		m, err := Parse(s)
 		if err != nil {
 			return err
