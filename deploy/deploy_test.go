@@ -32,6 +32,7 @@ import (
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/mirror"
 )
 
 // repoRoot is the repository's root, seen from this directory.
@@ -63,6 +64,9 @@ func loadDocuments(t *testing.T) []document {
 		case ".yaml", ".yml", ".json":
 		default:
 			return nil
+		}
+		if strings.HasSuffix(path, ".policy.json") {
+			return nil // IAM policies: TestMirrorExamples
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -261,8 +265,22 @@ func TestPeerConfigs(t *testing.T) {
 }
 
 // TestECRMatchImages keeps every example in line with the hosts the ECR plugin serves.
+// mirrorUpstreams returns the upstreams of a provider's --mirror args: they belong in its
+// matchImages too.
+func mirrorUpstreams(t *testing.T, args []string) []string {
+	t.Helper()
+	o, err := mirror.FlagsOf(args)
+	if err != nil {
+		t.Fatalf("args %q: %v", args, err)
+	}
+	var out []string
+	for _, m := range o.Mappings {
+		out = append(out, m.Upstream)
+	}
+	return out
+}
+
 func TestECRMatchImages(t *testing.T) {
-	want := sorted(ecr.MatchImages())
 	n := 0
 	for _, c := range credentialProviderConfigs(t) {
 		if isPeer(c) {
@@ -273,6 +291,7 @@ func TestECRMatchImages(t *testing.T) {
 				continue
 			}
 			n++
+			want := sorted(append(ecr.MatchImages(), mirrorUpstreams(t, p.Args)...))
 			if diff := cmp.Diff(want, sorted(p.MatchImages)); diff != "" {
 				t.Errorf("%s: providers[%d].matchImages differ from ecr.MatchImages() (-want +got):\n%s", c.name, p.Index, diff)
 			}
@@ -297,7 +316,7 @@ func TestGCRMatchImages(t *testing.T) {
 				continue
 			}
 			n++
-			served := gcr.DefaultRegistries()
+			served := append(gcr.DefaultRegistries(), mirrorUpstreams(t, p.Args)...)
 			for _, a := range p.Args {
 				if v, ok := strings.CutPrefix(a, "--registry="); ok {
 					served = append(served, v)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/pullkeys/pullkeys/internal/cmdline"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/keyring"
+	"github.com/pullkeys/pullkeys/providers/mirror"
 )
 
 // Defaults of Options and of the flags.
@@ -122,6 +124,30 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 	}, nil
 }
 
+// ServesMirror is the provider's check of a mirror for mirror.Wrap: the docker configs must
+// hold an entry (static or through a credential helper) whose key matches image. A --mirror
+// is checked once at start-up, reading the configs; a mirror found in containerd's hosts
+// directory, at each request.
+func (p *Provider) ServesMirror(ctx context.Context, image string) error {
+	configs, err := p.Load(ctx)
+	if err != nil {
+		return err
+	}
+	var origins []string
+	for _, cfg := range configs {
+		origins = append(origins, cfg.Origin)
+		for _, e := range cfg.Entries {
+			if ok, _ := keyring.Match(e.Key, image); ok {
+				return nil
+			}
+		}
+	}
+	if len(origins) == 0 {
+		return fmt.Errorf("no docker config found, so no credential for %s", keyring.Registry(image))
+	}
+	return fmt.Errorf("no entry of %s matches %s", strings.Join(origins, ", "), image)
+}
+
 // Load reads the configured docker configs (the --config paths, or the first found by
 // search), in order of precedence, and logs their warnings.
 func (p *Provider) Load(ctx context.Context) ([]*Config, error) {
@@ -178,19 +204,27 @@ func Plugin() providers.Plugin { return plugin(Options{}) }
 // plugin builds the Plugin on top of base (tests set the search directories there).
 func plugin(base Options) providers.Plugin {
 	opts := base
+	var mopts mirror.Options
 	return providers.Plugin{
 		Name:  Name,
 		Usage: Usage,
-		Flags: opts.AddFlags,
+		Flags: func(fs *flag.FlagSet) {
+			opts.AddFlags(fs)
+			mopts.AddFlags(fs, "a registry the docker config holds a credential for")
+		},
 		// pullkeys releases that shipped two files per plugin kept answers in a cache directory.
 		Ignored: []providers.IgnoredFlag{
 			{Name: "cache-dir", Why: "dockercfg-credential-provider keeps no cache of its own (an earlier pullkeys kept answers there)"},
 			{Name: "no-disk-cache", Bool: true, Why: "dockercfg-credential-provider keeps no cache of its own"},
 		},
-		New: func(_ context.Context, log *slog.Logger) (providers.Provider, error) {
+		New: func(ctx context.Context, log *slog.Logger) (providers.Provider, error) {
 			o := opts
 			o.Logger = log
-			return New(o)
+			p, err := New(o)
+			if err != nil {
+				return nil, err
+			}
+			return mirror.Wrap(ctx, p, mopts, p.ServesMirror)
 		},
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/keyring"
+	"github.com/pullkeys/pullkeys/providers/mirror"
 )
 
 // PluginName is the binary's name, and the name of its entry in the kubelet's
@@ -33,6 +35,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 func Plugin() providers.Plugin {
 	var opts Options
 	var copts cache.Options
+	var mopts mirror.Options
 	return providers.Plugin{
 		Name: PluginName,
 		Usage: "Answers kubelet image credential requests for Amazon ECR private registries " +
@@ -42,6 +45,7 @@ func Plugin() providers.Plugin {
 		Flags: func(fs *flag.FlagSet) {
 			opts.AddFlags(fs)
 			copts.AddFlags(fs)
+			mopts.AddFlags(fs, "an ECR registry (<account>.dkr.ecr.<region>.amazonaws.com, for an ECR pull-through cache rule)")
 		},
 		// cloud-provider-aws's ecr-credential-provider takes and ignores positional arguments:
 		// so does this one, with a warning, so that its kubelet config entries work unchanged.
@@ -53,7 +57,7 @@ func Plugin() providers.Plugin {
 			copts.Logger, opts.Logger = log, log
 			copts.MaxLifetime = MaxTokenLifetime
 			opts.Cache = cache.New(copts)
-			return New(opts), nil
+			return mirror.Wrap(ctx, New(opts), mopts, ServesMirror)
 		},
 	}
 }
@@ -61,3 +65,11 @@ func Plugin() providers.Plugin {
 // MaxTokenLifetime is the longest an ECR authorization token lives (GetAuthorizationToken
 // issues 12-hour tokens): the cache never keeps an entry longer, whatever its file says.
 const MaxTokenLifetime = 12 * time.Hour
+
+// ServesMirror is the provider's check of a mirror for mirror.Wrap: the image must be on an
+// ECR registry, by ParseHost's rules (a lookalike such as <account>.dkr.ecr.<region>.amazonaws.com.evil.example
+// is not).
+func ServesMirror(_ context.Context, image string) error {
+	_, err := ParseHost(keyring.Registry(image))
+	return err
+}

@@ -220,6 +220,17 @@ func (p *Provider) provide(ctx context.Context, req *providers.Request) (*provid
 	}
 }
 
+// ServesMirror is the provider's check of a mirror for mirror.Wrap: the image must be on a
+// host the provider serves (DefaultRegistries and --registry), by the kubelet's matching
+// rules, so a lookalike such as us-docker.pkg.dev.evil.example is refused.
+func (p *Provider) ServesMirror(_ context.Context, image string) error {
+	norm, err := keyring.NormalizeImage(image)
+	if err != nil {
+		return err
+	}
+	return p.checkHost(norm)
+}
+
 // checkHost returns nil when image is on a host the provider serves.
 func (p *Provider) checkHost(image string) error {
 	for _, pat := range p.patterns {

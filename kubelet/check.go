@@ -63,6 +63,11 @@ type CheckOptions struct {
 	// cached for the run as the kubelet caches them, so a later image may reuse an earlier
 	// answer (a Registry or Global one) without an exec, exactly as on a node.
 	NoKubeletCache bool
+	// HostsDir is containerd's hosts directory (config_path): with it each image's report
+	// says which hosts containerd tries and which credentials each receives, and the mirrors
+	// of the providers are checked against it (see MirrorProblems). "" means the providers'
+	// own --containerd-hosts-dir for the mirror checks, and no runtime report.
+	HostsDir string
 	// Timeout kills a plugin; zero means DefaultTimeout, the kubelet's one minute.
 	Timeout time.Duration
 	// Environ is the parent environment; nil means os.Environ.
@@ -98,7 +103,7 @@ func (r *Report) OK() bool {
 		return false
 	}
 	for _, img := range r.Images {
-		if img.Status == StatusError {
+		if img.Status == StatusError || (img.Runtime != nil && len(img.Runtime.Problems) > 0) {
 			return false
 		}
 	}
@@ -121,6 +126,8 @@ type ImageReport struct {
 	// Credentials are what the kubelet hands to the container runtime, in the order the
 	// runtime tries them.
 	Credentials []CredentialReport `json:"credentials"`
+	// Runtime is what containerd does with the credentials, with CheckOptions.HostsDir.
+	Runtime *RuntimeReport `json:"runtime,omitempty"`
 }
 
 // ProviderReport is what one provider does for one image.
@@ -238,6 +245,7 @@ func Check(ctx context.Context, opts CheckOptions) (*Report, error) {
 	} else {
 		problems = append(Validate(cfg), CheckBinaries(cfg, opts.BinDir)...)
 	}
+	problems = append(problems, MirrorProblems(cfg, opts.HostsDir)...)
 	r := &Report{Config: cfg.Path, Files: cfg.Files, BinDir: opts.BinDir, Problems: problems, Images: []ImageReport{}}
 	if r.Files == nil {
 		r.Files = []string{}
@@ -297,6 +305,9 @@ func (c *checker) image(ctx context.Context, cfg *Config, image string) ImageRep
 			Key: cred.Key, Username: cred.Username, Provider: cred.Source,
 			Password: c.secret(cred.Password), PasswordLength: len([]rune(cred.Password)),
 		})
+	}
+	if c.opts.HostsDir != "" {
+		ir.Runtime = runtimeReport(cfg, c.opts.HostsDir, norm, ir.Credentials)
 	}
 	switch {
 	case failed:

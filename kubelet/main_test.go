@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/keyring"
+	"github.com/pullkeys/pullkeys/providers/mirror"
 )
 
 // The test binary doubles as the plugins under test: linked into a bin dir as
@@ -120,15 +122,26 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 
 	auth := authFlag{}
 	var cacheKeyType, cacheDuration string
+	var mopts mirror.Options
+	// With mirror flags, a mirror must be a registry that an --auth key matches.
+	serves := func(_ context.Context, image string) error {
+		for k := range auth {
+			if ok, _ := keyring.Match(k, image); ok {
+				return nil
+			}
+		}
+		return fmt.Errorf("no --auth key matches %s", image)
+	}
 	p := providers.Plugin{
 		Name: fakePrefix + mode,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(auth, "auth", "KEY=USER:PASSWORD")
 			fs.StringVar(&cacheKeyType, "cache-key-type", "Image", "cacheKeyType")
 			fs.StringVar(&cacheDuration, "cache-duration", "", "cacheDuration")
+			mopts.AddFlags(fs, "a registry an --auth key matches")
 		},
 		New: func(ctx context.Context, log *slog.Logger) (providers.Provider, error) {
-			return providers.ProviderFunc(func(ctx context.Context, req *providers.Request) (*providers.Response, error) {
+			return mirror.Wrap(ctx, providers.ProviderFunc(func(ctx context.Context, req *providers.Request) (*providers.Response, error) {
 				resp := &providers.Response{CacheKeyType: providers.CacheKeyType(cacheKeyType), Auth: map[string]providers.AuthConfig{}}
 				for k, v := range auth {
 					resp.Auth[k] = v
@@ -166,7 +179,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 					}
 				}
 				return resp, nil
-			}), nil
+			}), mopts, serves)
 		},
 	}
 	if mode == "dump" {

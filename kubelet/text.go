@@ -63,6 +63,9 @@ func (img *ImageReport) writeText(tw *textWriter) {
 			tw.line(2, "%d. %s: username %q, password %s (from %s)", i+1, c.Key, c.Username, c.Password, c.Provider)
 		}
 	}
+	if img.Runtime != nil {
+		img.Runtime.writeText(tw)
+	}
 	tw.line(1, "result: %s", img.Status)
 }
 

@@ -295,3 +295,106 @@ func TestAuthKeys_NeverBroaderThanTheCredential(t *testing.T) {
 		}
 	})
 }
+
+// mirrorLookalikes are mirrors made to pass for each binary's registry in a --mirror flag:
+// every one must stop the binary at start-up, naming the flag, before any API call.
+var mirrorLookalikes = []lookalike{
+	{ecrBin, "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.io/docker-hub"},
+	{ecrBin, "evil.123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub"},
+	{ecrBin, "123456789012.dkr.ecr.us-east-1.amazonaws.co/docker-hub"},
+	{ecrBin, "123456789012.dkr.ecr.us-east-1.amazonaws.com:5000/docker-hub"},
+	{ecrBin, "public.ecr.aws.evil.io/docker-hub"},
+	{ecrBin, "mirror.corp.example/docker-hub"},
+	{gcrBin, "us-docker.pkg.dev.evil.io/p/dockerhub-remote"},
+	{gcrBin, "evil-pkg.dev/p/dockerhub-remote"},
+	{gcrBin, "gcr.io.evil.io/p/dockerhub"},
+	{gcrBin, "us-docker.pkg.dev:443/p/dockerhub-remote"},
+	{gcrBin, "mirror.corp.example/dockerhub"},
+	{dockercfgBin, "registry.example.io.evil.io/dockerhub"},
+	{dockercfgBin, "evilregistry.example.io/dockerhub"},
+	{dockercfgBin, "registry.example.io:5001/dockerhub"},
+	{dockercfgBin, "corp.example.io/dockerhub"},
+	{dockercfgBin, "quay.io/other"},
+}
+
+// goodMirror is, per binary, a mirror the binary serves.
+var goodMirror = map[string]string{
+	ecrBin:       "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub",
+	gcrBin:       "us-docker.pkg.dev/p/dockerhub-remote",
+	dockercfgBin: "registry.example.io/dockerhub",
+}
+
+// upstreamLookalikes are images made to pass for Docker Hub's: with --mirror docker.io=…, none
+// may get the mirror's credential.
+var upstreamLookalikes = []string{
+	"docker.io.evil.example/library/nginx",
+	"index.docker.io.evil.example/library/nginx",
+	"evildocker.io/library/nginx",
+	"docker.io:5000/library/nginx",
+	"docker.io:443/library/nginx",
+	"docker.io./library/nginx",
+	"registry-1.docker.io.evil.example/library/nginx",
+	"evil.example/docker.io/library/nginx",
+	"localhost:5000/docker.io/library/nginx",
+	"xn--docker-9za.io/library/nginx",
+}
+
+func TestLookalikeMirror_RefusedAtStartUp(t *testing.T) {
+	f := startFakes(t)
+	for _, p := range allPlugins(t, f) {
+		t.Run(p.name, func(t *testing.T) {
+			for _, l := range mirrorLookalikes {
+				if l.imitates != p.name {
+					continue
+				}
+				flag := "--mirror=docker.io=" + l.image
+				o := p.run(t, request(providers.APIVersionV1, "nginx", "", nil), flag)
+				what := fmt.Sprintf("%s %s", p.name, flag)
+				noPanic(t, what, o)
+				if o.code == 0 || o.stdout != "" || strings.Count(o.stderr, "\n") != 1 || !strings.Contains(o.stderr, "--mirror docker.io="+l.image) {
+					t.Errorf("%s: exit %d, stdout %q, stderr %q; want one error line naming the flag", what, o.code, o.stdout, o.stderr)
+				}
+			}
+		})
+	}
+	if reqs := f.ecr.Requests(""); len(reqs) != 0 {
+		t.Errorf("the ECR fake saw %d calls, want 0", len(reqs))
+	}
+	if n := f.md.TotalCalls(); n != 0 {
+		t.Errorf("the metadata fake saw %d calls, want 0", n)
+	}
+}
+
+func TestLookalikeUpstream_NoMirrorCredential(t *testing.T) {
+	f := startFakes(t)
+	for _, p := range allPlugins(t, f) {
+		t.Run(p.name, func(t *testing.T) {
+			flag := "--mirror=docker.io=" + goodMirror[p.name]
+			// The mirror works for the real upstream…
+			resp := answer(t, p.name+" for nginx", p.run(t, request(providers.APIVersionV1, "nginx", "", nil), flag))
+			if diff := cmp.Diff([]string{"docker.io"}, keysOf(resp.Auth)); diff != "" {
+				t.Fatalf("%s %s for nginx: keys (-want +got):\n%s", p.name, flag, diff)
+			}
+			// …and its credential goes to no lookalike of it.
+			for _, image := range upstreamLookalikes {
+				o := p.run(t, request(providers.APIVersionV1, image, "", nil), flag)
+				what := fmt.Sprintf("%s %s for %q", p.name, flag, image)
+				noPanic(t, what, o)
+				if o.code != 0 {
+					continue
+				}
+				resp, err := providers.DecodeResponse([]byte(o.stdout), providers.APIVersionV1)
+				if err != nil {
+					t.Errorf("%s: DecodeResponse(stdout) = %v", what, err)
+					continue
+				}
+				for k, a := range resp.Auth {
+					norm, _ := keyring.NormalizeImage(image)
+					if ok, _ := keyring.Match(k, norm); ok && a.Password != "" {
+						t.Errorf("%s answered a credential under %q for the lookalike", what, k)
+					}
+				}
+			}
+		})
+	}
+}

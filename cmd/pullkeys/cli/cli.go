@@ -193,9 +193,13 @@ decoded strictly) from a file, or from a directory as recent kubelets do (*.json
 reported with its file and field path. Warnings are entries the kubelet accepts that cannot
 work as written; they do not change the exit status. With --bin-dir, also checks what the
 kubelet checks at start-up: the directory exists and holds every provider's binary; and warns
-about a <name>-full left beside a provider by an earlier pullkeys.`)
+about a <name>-full left beside a provider by an earlier pullkeys. Providers with --mirror or
+--containerd-hosts-dir are checked against containerd's hosts.toml files: a file that would
+send a mirror's credential to the upstream (a server line naming the upstream, or none) or to
+any other host is an error naming the file and the fix.`)
 	config := fs.String("config", "", "the kubelet's --image-credential-provider-config: a file or a directory (required)")
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir: also check the binaries")
+	hostsDir := fs.String("containerd-hosts-dir", "", "containerd's registry config_path (/etc/containerd/certs.d): check the providers' mirrors against its hosts.toml files (default: each provider's own --containerd-hosts-dir)")
 	out := outputFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -211,6 +215,7 @@ about a <name>-full left beside a provider by an earlier pullkeys.`)
 		return err
 	}
 	cfg, problems := kubelet.LoadConfig(*config, *binDir)
+	problems = append(problems, kubelet.MirrorProblems(cfg, *hostsDir)...)
 	if *binDir != "" {
 		problems = append(problems, checkStrayFull(cfg, *binDir)...)
 	}
@@ -348,12 +353,18 @@ masked unless --show-secrets. A plugin's stdout is never shown; its stderr is.
 
 Answers are cached for the run as the kubelet caches them, so a later image can reuse an
 earlier Registry or Global answer without an exec, as on a node (--no-kubelet-cache: exec
-for every image).`)
+for every image).
+
+With --containerd-hosts-dir, each image also shows containerd's side: the hosts it tries in
+order (hosts.toml [host] sections, then the server line or the upstream), the credentials each
+receives (all of them: the kubelet names no server), and the credential a mirror needs; a
+mirror's credential that reaches another host is a problem.`)
 	config := fs.String("config", "", "the kubelet's --image-credential-provider-config: a file or a directory (required)")
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir (required)")
 	showSecrets := fs.Bool("show-secrets", false, "show passwords instead of masking them")
 	noCache := fs.Bool("no-kubelet-cache", false, "exec the plugins for every image instead of reusing answers the kubelet would have cached")
 	timeout := fs.Duration("timeout", kubelet.DefaultTimeout, "kill a plugin after this long (the kubelet's limit is a fixed 1m)")
+	hostsDir := fs.String("containerd-hosts-dir", "", "containerd's registry config_path (/etc/containerd/certs.d): for each image, list the hosts containerd tries in order, the credentials each receives and the credential a mirror needs")
 	verbosity := fs.Int("v", 0, "log progress on stderr at this verbosity")
 	var sa serviceAccountFlags
 	sa.register(fs)
@@ -391,6 +402,7 @@ for every image).`)
 		ShowSecrets:    *showSecrets,
 		NoKubeletCache: *noCache,
 		Timeout:        *timeout,
+		HostsDir:       *hostsDir,
 		Environ:        c.opts.Environ,
 		Now:            c.opts.Now,
 		Logger:         log,
