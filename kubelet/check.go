@@ -71,6 +71,10 @@ type CheckOptions struct {
 	Now func() time.Time
 	// Logger receives progress at debug levels; nil discards.
 	Logger *slog.Logger
+	// PullPolicy is the container's imagePullPolicy; "" means the API server's default.
+	PullPolicy string
+	// KubeletConfig is the node's KubeletConfiguration; nil assumes the kubelet's defaults.
+	KubeletConfig *KubeletConfig
 }
 
 // Image statuses of an ImageReport.
@@ -121,6 +125,9 @@ type ImageReport struct {
 	// Credentials are what the kubelet hands to the container runtime, in the order the
 	// runtime tries them.
 	Credentials []CredentialReport `json:"credentials"`
+	// Pull is the pull policy and what a pod without credentials of its own does when the
+	// image is already on the node.
+	Pull *PullReport `json:"pull,omitempty"`
 }
 
 // ProviderReport is what one provider does for one image.
@@ -223,6 +230,9 @@ func Check(ctx context.Context, opts CheckOptions) (*Report, error) {
 	if len(opts.Images) == 0 {
 		return nil, ErrNoImages
 	}
+	if err := ValidPullPolicy(opts.PullPolicy); err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
 	if opts.BinDir == "" {
 		return nil, errors.New("check: no bin dir")
 	}
@@ -276,6 +286,8 @@ func (c *checker) image(ctx context.Context, cfg *Config, image string) ImageRep
 		return ir
 	}
 	ir.Normalized = norm
+	pull := NewPullReport(image, c.opts.PullPolicy, c.opts.KubeletConfig)
+	ir.Pull = &pull
 	var kr keyring.Keyring
 	failed := false
 	for _, p := range cfg.Providers {

@@ -113,7 +113,8 @@ Commands:
         check a CredentialProviderConfig with the kubelet's rules
   check --config FILE|DIR --bin-dir DIR [flags] IMAGE...
         for each image, run the matching plugins as the kubelet does and show the credentials
-        the kubelet would hand to the container runtime
+        the kubelet would hand to the container runtime, the pull policy, and whether a pod
+        without credentials may use the image when it is already on the node
   request [--api-version v1|v1beta1|v1alpha1] IMAGE
         print the request the kubelet would send, for "%[1]s request IMAGE | some-plugin"
   secret create NAME (--docker-server S --docker-username U --docker-password P |
@@ -346,6 +347,12 @@ answer checked as the kubelet checks it; the kubelet's cache key and duration; t
 the kubelet hands to the container runtime, in the order the runtime tries them. Passwords are
 masked unless --show-secrets. A plugin's stdout is never shown; its stderr is.
 
+Then the pull policy (--pull-policy, else the API server's default: Always for :latest or no
+tag, IfNotPresent otherwise) and, for an image already on the node, what the kubelet's
+imagePullCredentialsVerificationPolicy (--kubelet-config, else the kubelet's default
+NeverVerifyPreloadedImages) lets a pod without credentials of its own do: use the image,
+pull it again, or fail (Never).
+
 Answers are cached for the run as the kubelet caches them, so a later image can reuse an
 earlier Registry or Global answer without an exec, as on a node (--no-kubelet-cache: exec
 for every image).`)
@@ -355,6 +362,8 @@ for every image).`)
 	noCache := fs.Bool("no-kubelet-cache", false, "exec the plugins for every image instead of reusing answers the kubelet would have cached")
 	timeout := fs.Duration("timeout", kubelet.DefaultTimeout, "kill a plugin after this long (the kubelet's limit is a fixed 1m)")
 	verbosity := fs.Int("v", 0, "log progress on stderr at this verbosity")
+	pullPolicy := fs.String("pull-policy", "", "the container's imagePullPolicy: Always, IfNotPresent or Never (default: the API server's default for each image)")
+	kubeletConfig := fs.String("kubelet-config", "", "the kubelet's --config (a KubeletConfiguration): its imagePullCredentialsVerificationPolicy and allowlist decide who may use an image already on the node (default: the kubelet's defaults)")
 	var sa serviceAccountFlags
 	sa.register(fs)
 	out := outputFlag(fs)
@@ -372,6 +381,9 @@ for every image).`)
 	case *timeout <= 0:
 		return fmt.Errorf("%w: check: --timeout must be positive", errUsage)
 	}
+	if err := kubelet.ValidPullPolicy(*pullPolicy); err != nil {
+		return fmt.Errorf("%w: check: --pull-policy: %v", errUsage, err)
+	}
 	if err := checkOutput(*out); err != nil {
 		return err
 	}
@@ -383,7 +395,14 @@ for every image).`)
 	if *verbosity <= 0 {
 		log = nil
 	}
+	var kc *kubelet.KubeletConfig
+	var kcProblems kubelet.Problems
+	if *kubeletConfig != "" {
+		kc, kcProblems = kubelet.LoadKubeletConfig(*kubeletConfig)
+	}
 	report, err := kubelet.Check(ctx, kubelet.CheckOptions{
+		PullPolicy:     *pullPolicy,
+		KubeletConfig:  kc,
 		ConfigPath:     *config,
 		BinDir:         *binDir,
 		Images:         images,
@@ -398,6 +417,7 @@ for every image).`)
 	if err != nil {
 		return err
 	}
+	report.Problems = append(report.Problems, kcProblems...)
 	if *out == "json" {
 		err = c.writeJSON(report)
 	} else {
