@@ -64,6 +64,8 @@ func RunWith(ctx context.Context, opts Options, args []string, stdin io.Reader, 
 		err = c.check(ctx, rest)
 	case "request":
 		err = c.request(rest)
+	case "prepull":
+		err = c.prepull(ctx, rest)
 	case "secret":
 		return pullsecret.Command(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
@@ -115,6 +117,9 @@ Commands:
         for each image, run the matching plugins as the kubelet does and show the credentials
         the kubelet would hand to the container runtime, the pull policy, and whether a pod
         without credentials may use the image when it is already on the node
+  prepull [--config FILE|DIR --bin-dir DIR] [--pull-secret FILE] [flags] (IMAGE... | --images FILE)
+        pull images into the node's runtime through CRI with the node's credentials, as the
+        kubelet would; report present / pulled / failed per image; --check pulls nothing
   request [--api-version v1|v1beta1|v1alpha1] IMAGE
         print the request the kubelet would send, for "%[1]s request IMAGE | some-plugin"
   secret create NAME (--docker-server S --docker-username U --docker-password P |
