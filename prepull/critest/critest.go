@@ -45,6 +45,12 @@ type Service struct {
 // images; present refs are in the runtime from the start. It stops with the test.
 func New(t *testing.T, registry []Image, present ...string) *Service {
 	t.Helper()
+	return NewAt(t, filepath.Join(t.TempDir(), "cri.sock"), registry, present...)
+}
+
+// NewAt is New with the socket at sock (its directory must exist).
+func NewAt(t *testing.T, sock string, registry []Image, present ...string) *Service {
+	t.Helper()
 	s := &Service{registry: map[string]Image{}, local: map[string]string{}}
 	for _, img := range registry {
 		s.registry[img.Ref] = img
@@ -52,7 +58,6 @@ func New(t *testing.T, registry []Image, present ...string) *Service {
 	for _, ref := range present {
 		s.local[ref] = ID(ref)
 	}
-	sock := filepath.Join(t.TempDir(), "cri.sock")
 	lis, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)

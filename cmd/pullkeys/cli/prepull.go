@@ -54,6 +54,7 @@ Exit status 1 when any image is missing after the run (--check: missing now).`)
 	pullTimeout := fs.Duration("pull-timeout", 0, "limit of each image's pull; 0: none, as the kubelet")
 	checkOnly := fs.Bool("check", false, "report which images are present and pull nothing")
 	parallel := fs.Int("parallel", 1, "pull this many images at once (the kubelet pulls one at a time by default)")
+	every := fs.Duration("every", 0, "run again at this interval until stopped (a DaemonSet's container); 0: once")
 	emit := fs.Bool("emit-allowlist", false, "print a KubeletConfiguration fragment allowlisting the images now present")
 	timeout := fs.Duration("timeout", kubelet.DefaultTimeout, "kill a credential provider plugin after this long")
 	out := outputFlag(fs)
@@ -75,6 +76,8 @@ Exit status 1 when any image is missing after the run (--check: missing now).`)
 		return fmt.Errorf("%w: prepull: --bin-dir is required with --config", errUsage)
 	case *parallel < 1:
 		return fmt.Errorf("%w: prepull: --parallel must be at least 1", errUsage)
+	case *every < 0 || (*every > 0 && (*emit || *out == "json")):
+		return fmt.Errorf("%w: prepull: --every must be positive and goes with text output only", errUsage)
 	case *runtimeTimeout <= 0 || *timeout <= 0 || *pullTimeout < 0:
 		return fmt.Errorf("%w: prepull: timeouts must be positive", errUsage)
 	}
@@ -101,6 +104,9 @@ Exit status 1 when any image is missing after the run (--check: missing now).`)
 	}
 	if *pullTimeout > 0 {
 		opts.Service = timedService{ImageService: svc, pull: *pullTimeout}
+	}
+	if *every > 0 {
+		return c.prepullEvery(ctx, opts, *every)
 	}
 	results := prepull.Run(ctx, opts)
 	res := prepullResult{OK: true, Endpoint: *endpoint, Check: *checkOnly, Images: results}
@@ -133,6 +139,24 @@ Exit status 1 when any image is missing after the run (--check: missing now).`)
 		return errProblems
 	}
 	return nil
+}
+
+// prepullEvery runs prepull at each interval until ctx ends, with a summary line a run.
+func (c *command) prepullEvery(ctx context.Context, opts prepull.Options, every time.Duration) error {
+	for {
+		counts := map[string]int{}
+		for _, r := range prepull.Run(ctx, opts) {
+			counts[r.Status]++
+		}
+		fmt.Fprintf(c.stdout, "%d present, %d pulled, %d failed; next run in %s\n", counts[prepull.StatusPresent], counts[prepull.StatusPulled], counts[prepull.StatusFailed], every)
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // timedService bounds each pull.
