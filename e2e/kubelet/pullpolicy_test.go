@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -246,5 +247,67 @@ func TestKubeletConfigMatchesKubelet(t *testing.T) {
 				t.Errorf("allowlist = %q, the kubelet's = %q", kc.Allowlist, internal.PreloadedImagesVerificationAllowlist)
 			}
 		})
+	}
+}
+
+// TestImageRecordsReadsKubeletFiles writes pull records and intents with the kubelet's own
+// file accessor and reads them back with kubelet.ReadImageRecords.
+func TestImageRecordsReadsKubeletFiles(t *testing.T) {
+	logger := klog.Background()
+	root := t.TempDir()
+	accessor, err := pullmanager.NewFSPullRecordsAccessor(logger, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	records := []*kubeletconfiginternal.ImagePulledRecord{
+		{LastUpdatedTime: metav1.NewTime(at), ImageRef: "sha256:aaaa", CredentialMapping: map[string]kubeletconfiginternal.ImagePullCredentials{
+			"registry.example/app": {NodePodsAccessible: true},
+			"registry.example/other": {
+				KubernetesSecrets:         []kubeletconfiginternal.ImagePullSecret{{UID: "u1", Namespace: "team", Name: "regcred", CredentialHash: "h"}},
+				KubernetesServiceAccounts: []kubeletconfiginternal.ImagePullServiceAccount{{UID: "u2", Namespace: "team", Name: "builder"}},
+			},
+		}},
+		{LastUpdatedTime: metav1.NewTime(at), ImageRef: "sha256:bbbb", CredentialMapping: map[string]kubeletconfiginternal.ImagePullCredentials{}},
+	}
+	for _, r := range records {
+		if err := accessor.WriteImagePulledRecord(logger, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := accessor.WriteImagePullIntent(logger, "registry.example/app:v2"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pkkubelet.ReadImageRecords(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Problems) != 0 {
+		t.Errorf("ReadImageRecords problems: %v", got.Problems)
+	}
+	type rec struct {
+		Ref    string
+		At     time.Time
+		Images []pkkubelet.RecordImage
+	}
+	var gotRecs []rec
+	for _, r := range got.Pulled {
+		if filepath.Base(r.File) != pkkubelet.RecordFileName(r.ImageRef) {
+			t.Errorf("record %s in file %s: RecordFileName = %s", r.ImageRef, r.File, pkkubelet.RecordFileName(r.ImageRef))
+		}
+		gotRecs = append(gotRecs, rec{r.ImageRef, r.LastUpdated.UTC(), r.Images})
+	}
+	want := []rec{
+		{"sha256:aaaa", at, []pkkubelet.RecordImage{
+			{Image: "registry.example/app", Access: pkkubelet.AccessNode},
+			{Image: "registry.example/other", Access: pkkubelet.AccessPods, Secrets: []string{"team/regcred (uid u1)"}, ServiceAccounts: []string{"team/builder (uid u2)"}},
+		}},
+		{"sha256:bbbb", at, []pkkubelet.RecordImage{}},
+	}
+	if diff := cmp.Diff(want, gotRecs); diff != "" {
+		t.Errorf("ReadImageRecords (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"registry.example/app:v2"}, got.Pulling); diff != "" {
+		t.Errorf("ReadImageRecords pulling (-want +got):\n%s", diff)
 	}
 }

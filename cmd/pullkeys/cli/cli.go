@@ -66,6 +66,8 @@ func RunWith(ctx context.Context, opts Options, args []string, stdin io.Reader, 
 		err = c.request(rest)
 	case "prepull":
 		err = c.prepull(ctx, rest)
+	case "images":
+		err = c.images(rest)
 	case "secret":
 		return pullsecret.Command(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
@@ -120,6 +122,8 @@ Commands:
   prepull [--config FILE|DIR --bin-dir DIR] [--pull-secret FILE] [flags] (IMAGE... | --images FILE)
         pull images into the node's runtime through CRI with the node's credentials, as the
         kubelet would; report present / pulled / failed per image; --check pulls nothing
+  images [--root-dir DIR] [IMAGE...]
+        read the kubelet's image pull records: which credentials pulled each image
   request [--api-version v1|v1beta1|v1alpha1] IMAGE
         print the request the kubelet would send, for "%[1]s request IMAGE | some-plugin"
   secret create NAME (--docker-server S --docker-username U --docker-password P |
