@@ -193,6 +193,9 @@ type validateResult struct {
 	Files     []string           `json:"files"`
 	Providers []kubelet.Provider `json:"providers"`
 	Problems  kubelet.Problems   `json:"problems"`
+	// TokenAudiences are the audiences of providers with tokenAttributes: each needs the
+	// RBAC grant printed by --print-rbac.
+	TokenAudiences []kubelet.AudienceGrant `json:"tokenAudiences"`
 }
 
 func (c *command) validate(args []string) error {
@@ -206,6 +209,7 @@ kubelet checks at start-up: the directory exists and holds every provider's bina
 about a <name>-full left beside a provider by an earlier pullkeys.`)
 	config := fs.String("config", "", "the kubelet's --image-credential-provider-config: a file or a directory (required)")
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir: also check the binaries")
+	printRBAC := fs.Bool("print-rbac", false, "print only the ClusterRole and ClusterRoleBinding the nodes need for the providers with tokenAttributes (YAML, for kubectl apply -f -)")
 	out := outputFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -224,7 +228,19 @@ about a <name>-full left beside a provider by an earlier pullkeys.`)
 	if *binDir != "" {
 		problems = append(problems, checkStrayFull(cfg, *binDir)...)
 	}
-	res := validateResult{OK: len(problems.Errors()) == 0, Config: cfg.Path, Files: cfg.Files, Problems: problems, Providers: cfg.Providers}
+	res := validateResult{OK: len(problems.Errors()) == 0, Config: cfg.Path, Files: cfg.Files, Problems: problems, Providers: cfg.Providers, TokenAudiences: kubelet.TokenAudiences(cfg)}
+	if *printRBAC {
+		if len(res.TokenAudiences) == 0 {
+			return fmt.Errorf("validate: no provider of %s has tokenAttributes: the nodes need no RBAC for service account tokens", cfg.Path)
+		}
+		if _, err := c.stdout.Write(kubelet.TokenRBAC(res.TokenAudiences)); err != nil {
+			return err
+		}
+		if !res.OK {
+			return errProblems
+		}
+		return nil
+	}
 	if res.Files == nil {
 		res.Files = []string{}
 	}
@@ -249,6 +265,10 @@ about a <name>-full left beside a provider by an earlier pullkeys.`)
 		verdict := "valid"
 		if !res.OK {
 			verdict = fmt.Sprintf("invalid (%d error(s)): the kubelet refuses to start", len(problems.Errors()))
+		}
+		for _, a := range res.TokenAudiences {
+			fmt.Fprintf(c.stdout, "rbac: %s request service account tokens for audience %q: the nodes need %q on it (without it NodeRestriction refuses the kubelet's token request and the provider gives no credentials, with only a kubelet log line): pullkeys validate --config %s --print-rbac | kubectl apply -f -\n",
+				strings.Join(a.Providers, ", "), a.Audience, kubelet.TokenAudienceVerb, cfg.Path)
 		}
 		fmt.Fprintf(c.stdout, "%s: %d file(s), %d provider(s) [%s]: %s\n", cfg.Path, len(cfg.Files), len(names), strings.Join(names, ", "), verdict)
 	}
