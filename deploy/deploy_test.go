@@ -779,7 +779,7 @@ func projectedVolume(t *testing.T, dir string, files map[string]string) string {
 // install guide points at every example directory.
 func TestDocsLinks(t *testing.T) {
 	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
-	for _, doc := range []string{"install.md", "troubleshooting.md", "migration.md"} {
+	for _, doc := range []string{"install.md", "troubleshooting.md", "migration.md", "prepull.md"} {
 		path := filepath.Join(repoRoot, "docs", doc)
 		data, err := os.ReadFile(path)
 		if err != nil {

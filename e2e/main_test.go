@@ -46,5 +46,6 @@ func run(m *testing.M) int {
 		}
 	}
 	binDir = dir
+	defer prepullCRI.Close()
 	return m.Run()
 }

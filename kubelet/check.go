@@ -76,6 +76,10 @@ type CheckOptions struct {
 	Now func() time.Time
 	// Logger receives progress at debug levels; nil discards.
 	Logger *slog.Logger
+	// PullPolicy is the container's imagePullPolicy; "" means the API server's default.
+	PullPolicy string
+	// KubeletConfig is the node's KubeletConfiguration; nil assumes the kubelet's defaults.
+	KubeletConfig *KubeletConfig
 }
 
 // Image statuses of an ImageReport.
@@ -128,6 +132,9 @@ type ImageReport struct {
 	Credentials []CredentialReport `json:"credentials"`
 	// Runtime is what containerd does with the credentials, with CheckOptions.HostsDir.
 	Runtime *RuntimeReport `json:"runtime,omitempty"`
+	// Pull is the pull policy and what a pod without credentials of its own does when the
+	// image is already on the node.
+	Pull *PullReport `json:"pull,omitempty"`
 }
 
 // ProviderReport is what one provider does for one image.
@@ -230,6 +237,9 @@ func Check(ctx context.Context, opts CheckOptions) (*Report, error) {
 	if len(opts.Images) == 0 {
 		return nil, ErrNoImages
 	}
+	if err := ValidPullPolicy(opts.PullPolicy); err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
 	if opts.BinDir == "" {
 		return nil, errors.New("check: no bin dir")
 	}
@@ -284,6 +294,8 @@ func (c *checker) image(ctx context.Context, cfg *Config, image string) ImageRep
 		return ir
 	}
 	ir.Normalized = norm
+	pull := NewPullReport(image, c.opts.PullPolicy, c.opts.KubeletConfig)
+	ir.Pull = &pull
 	var kr keyring.Keyring
 	failed := false
 	for _, p := range cfg.Providers {

@@ -82,4 +82,18 @@
 // service account token and the answer's passwords redacted, as they are and as user:password,
 // in clear and in standard, URL-safe and unpadded base64. Env values of the config are
 // never reported, only their names.
+//
+// # Pull policy and credential verification
+//
+// [DefaultPullPolicy] is the API server's default imagePullPolicy (Always for ":latest" or no
+// tag, IfNotPresent otherwise, digest-only included). [LoadKubeletConfig] reads the settings of
+// a KubeletConfiguration that decide whether a pod may use an image already on the node
+// (KEP-2535: the KubeletEnsureSecretPulledImages gate, imagePullCredentialsVerificationPolicy,
+// preloadedImagesVerificationAllowlist) with the kubelet's defaults and validation;
+// [PresentImage] applies them for a pod without credentials of its own, by how the image got
+// there (preloaded, pulled by the kubelet for the node, pulled with another pod's Secret), and
+// Check reports it per image ([PullReport]). [ReadImageRecords] reads the kubelet's own pull
+// records (<root-dir>/image_manager), read-only. [TokenAudiences] and [TokenRBAC] give the RBAC
+// the nodes need for providers with tokenAttributes. Each of these is compared with the
+// kubelet's and the API server's own code in e2e/kubelet.
 package kubelet

@@ -66,7 +66,48 @@ func (img *ImageReport) writeText(tw *textWriter) {
 	if img.Runtime != nil {
 		img.Runtime.writeText(tw)
 	}
+	if img.Pull != nil {
+		img.Pull.writeText(tw, len(img.Credentials))
+	}
 	tw.line(1, "result: %s", img.Status)
+}
+
+func (pr *PullReport) writeText(tw *textWriter, creds int) {
+	if pr.PolicySource == "default" {
+		tw.line(1, "pull policy %s (the API server's default for this image)", pr.Policy)
+	} else {
+		tw.line(1, "pull policy %s (given; the API server's default for this image is %s)", pr.Policy, pr.DefaultPolicy)
+	}
+	if pr.WhenAbsent == FailNever {
+		tw.line(2, "image absent: the pod fails with ErrImageNeverPull")
+	} else {
+		tw.line(2, "image absent: the kubelet pulls it")
+	}
+	v := pr.Verification
+	if pr.Policy == PullAlways {
+		tw.line(2, "image present: the kubelet pulls every time (the runtime contacts the registry and reuses the layers it has)")
+		return
+	}
+	switch {
+	case !v.FeatureGate:
+		tw.line(2, "image present: any pod uses it, no registry contact (%s is off in %s)", EnsureSecretPulledImagesGate, v.KubeletConfig)
+		return
+	case v.KubeletConfig == "":
+		tw.line(2, "image present, verification policy %s (the kubelet's default; give --kubelet-config for the node's):", v.Policy)
+	default:
+		tw.line(2, "image present, verification policy %s (%s):", v.Policy, v.KubeletConfig)
+	}
+	if v.Policy == NeverVerifyAllowlistedImages {
+		if v.AllowlistEntry != "" {
+			tw.line(3, "allowlisted by %q", v.AllowlistEntry)
+		} else {
+			tw.line(3, "not in preloadedImagesVerificationAllowlist")
+		}
+	}
+	tw.line(3, "a pod without credentials of its own:")
+	tw.line(4, "pre-pulled (not by the kubelet): %s", outcomeText(v.Preloaded, creds))
+	tw.line(4, "pulled by the kubelet with node credentials or anonymously: %s", outcomeText(v.PulledByKubeletForNode, creds))
+	tw.line(4, "pulled by the kubelet only with other pods' Secrets: %s", outcomeText(v.PulledByKubeletWithSecret, creds))
 }
 
 func (p *ProviderReport) writeText(tw *textWriter, image string) {

@@ -64,6 +64,10 @@ func RunWith(ctx context.Context, opts Options, args []string, stdin io.Reader, 
 		err = c.check(ctx, rest)
 	case "request":
 		err = c.request(rest)
+	case "prepull":
+		err = c.prepull(ctx, rest)
+	case "images":
+		err = c.images(rest)
 	case "secret":
 		return pullsecret.Command(ctx, rest, stdin, stdout, stderr)
 	case "version", "--version", "-version":
@@ -113,7 +117,13 @@ Commands:
         check a CredentialProviderConfig with the kubelet's rules
   check --config FILE|DIR --bin-dir DIR [flags] IMAGE...
         for each image, run the matching plugins as the kubelet does and show the credentials
-        the kubelet would hand to the container runtime
+        the kubelet would hand to the container runtime, the pull policy, and whether a pod
+        without credentials may use the image when it is already on the node
+  prepull [--config FILE|DIR --bin-dir DIR] [--pull-secret FILE] [flags] (IMAGE... | --images FILE)
+        pull images into the node's runtime through CRI with the node's credentials, as the
+        kubelet would; report present / pulled / failed per image; --check pulls nothing
+  images [--root-dir DIR] [IMAGE...]
+        read the kubelet's image pull records: which credentials pulled each image
   request [--api-version v1|v1beta1|v1alpha1] IMAGE
         print the request the kubelet would send, for "%[1]s request IMAGE | some-plugin"
   secret create NAME (--docker-server S --docker-username U --docker-password P |
@@ -183,6 +193,9 @@ type validateResult struct {
 	Files     []string           `json:"files"`
 	Providers []kubelet.Provider `json:"providers"`
 	Problems  kubelet.Problems   `json:"problems"`
+	// TokenAudiences are the audiences of providers with tokenAttributes: each needs the
+	// RBAC grant printed by --print-rbac.
+	TokenAudiences []kubelet.AudienceGrant `json:"tokenAudiences"`
 }
 
 func (c *command) validate(args []string) error {
@@ -200,6 +213,7 @@ any other host is an error naming the file and the fix.`)
 	config := fs.String("config", "", "the kubelet's --image-credential-provider-config: a file or a directory (required)")
 	binDir := fs.String("bin-dir", "", "the kubelet's --image-credential-provider-bin-dir: also check the binaries")
 	hostsDir := fs.String("containerd-hosts-dir", "", "containerd's registry config_path (/etc/containerd/certs.d): check the providers' mirrors against its hosts.toml files (default: each provider's own --containerd-hosts-dir)")
+	printRBAC := fs.Bool("print-rbac", false, "print only the ClusterRole and ClusterRoleBinding the nodes need for the providers with tokenAttributes (YAML, for kubectl apply -f -)")
 	out := outputFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -219,7 +233,19 @@ any other host is an error naming the file and the fix.`)
 	if *binDir != "" {
 		problems = append(problems, checkStrayFull(cfg, *binDir)...)
 	}
-	res := validateResult{OK: len(problems.Errors()) == 0, Config: cfg.Path, Files: cfg.Files, Problems: problems, Providers: cfg.Providers}
+	res := validateResult{OK: len(problems.Errors()) == 0, Config: cfg.Path, Files: cfg.Files, Problems: problems, Providers: cfg.Providers, TokenAudiences: kubelet.TokenAudiences(cfg)}
+	if *printRBAC {
+		if len(res.TokenAudiences) == 0 {
+			return fmt.Errorf("validate: no provider of %s has tokenAttributes: the nodes need no RBAC for service account tokens", cfg.Path)
+		}
+		if _, err := c.stdout.Write(kubelet.TokenRBAC(res.TokenAudiences)); err != nil {
+			return err
+		}
+		if !res.OK {
+			return errProblems
+		}
+		return nil
+	}
 	if res.Files == nil {
 		res.Files = []string{}
 	}
@@ -244,6 +270,10 @@ any other host is an error naming the file and the fix.`)
 		verdict := "valid"
 		if !res.OK {
 			verdict = fmt.Sprintf("invalid (%d error(s)): the kubelet refuses to start", len(problems.Errors()))
+		}
+		for _, a := range res.TokenAudiences {
+			fmt.Fprintf(c.stdout, "rbac: %s request service account tokens for audience %q: the nodes need %q on it (without it NodeRestriction refuses the kubelet's token request and the provider gives no credentials, with only a kubelet log line): pullkeys validate --config %s --print-rbac | kubectl apply -f -\n",
+				strings.Join(a.Providers, ", "), a.Audience, kubelet.TokenAudienceVerb, cfg.Path)
 		}
 		fmt.Fprintf(c.stdout, "%s: %d file(s), %d provider(s) [%s]: %s\n", cfg.Path, len(cfg.Files), len(names), strings.Join(names, ", "), verdict)
 	}
@@ -351,6 +381,12 @@ answer checked as the kubelet checks it; the kubelet's cache key and duration; t
 the kubelet hands to the container runtime, in the order the runtime tries them. Passwords are
 masked unless --show-secrets. A plugin's stdout is never shown; its stderr is.
 
+Then the pull policy (--pull-policy, else the API server's default: Always for :latest or no
+tag, IfNotPresent otherwise) and, for an image already on the node, what the kubelet's
+imagePullCredentialsVerificationPolicy (--kubelet-config, else the kubelet's default
+NeverVerifyPreloadedImages) lets a pod without credentials of its own do: use the image,
+pull it again, or fail (Never).
+
 Answers are cached for the run as the kubelet caches them, so a later image can reuse an
 earlier Registry or Global answer without an exec, as on a node (--no-kubelet-cache: exec
 for every image).
@@ -366,6 +402,8 @@ mirror's credential that reaches another host is a problem.`)
 	timeout := fs.Duration("timeout", kubelet.DefaultTimeout, "kill a plugin after this long (the kubelet's limit is a fixed 1m)")
 	hostsDir := fs.String("containerd-hosts-dir", "", "containerd's registry config_path (/etc/containerd/certs.d): for each image, list the hosts containerd tries in order, the credentials each receives and the credential a mirror needs")
 	verbosity := fs.Int("v", 0, "log progress on stderr at this verbosity")
+	pullPolicy := fs.String("pull-policy", "", "the container's imagePullPolicy: Always, IfNotPresent or Never (default: the API server's default for each image)")
+	kubeletConfig := fs.String("kubelet-config", "", "the kubelet's --config (a KubeletConfiguration): its imagePullCredentialsVerificationPolicy and allowlist decide who may use an image already on the node (default: the kubelet's defaults)")
 	var sa serviceAccountFlags
 	sa.register(fs)
 	out := outputFlag(fs)
@@ -383,6 +421,9 @@ mirror's credential that reaches another host is a problem.`)
 	case *timeout <= 0:
 		return fmt.Errorf("%w: check: --timeout must be positive", errUsage)
 	}
+	if err := kubelet.ValidPullPolicy(*pullPolicy); err != nil {
+		return fmt.Errorf("%w: check: --pull-policy: %v", errUsage, err)
+	}
 	if err := checkOutput(*out); err != nil {
 		return err
 	}
@@ -394,7 +435,14 @@ mirror's credential that reaches another host is a problem.`)
 	if *verbosity <= 0 {
 		log = nil
 	}
+	var kc *kubelet.KubeletConfig
+	var kcProblems kubelet.Problems
+	if *kubeletConfig != "" {
+		kc, kcProblems = kubelet.LoadKubeletConfig(*kubeletConfig)
+	}
 	report, err := kubelet.Check(ctx, kubelet.CheckOptions{
+		PullPolicy:     *pullPolicy,
+		KubeletConfig:  kc,
 		ConfigPath:     *config,
 		BinDir:         *binDir,
 		Images:         images,
@@ -410,6 +458,7 @@ mirror's credential that reaches another host is a problem.`)
 	if err != nil {
 		return err
 	}
+	report.Problems = append(report.Problems, kcProblems...)
 	if *out == "json" {
 		err = c.writeJSON(report)
 	} else {
