@@ -6,7 +6,7 @@ FUZZTIME  ?= 3s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
-BINARIES  := dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
+BINARIES  := acr-credential-provider dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
 
 .PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench bench-quick release release-repro clean
 

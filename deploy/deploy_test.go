@@ -25,6 +25,7 @@ import (
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pullkeys/pullkeys/acr"
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/deploy/installer"
 	"github.com/pullkeys/pullkeys/dockercfg"
@@ -155,6 +156,7 @@ func credentialProviderConfigs(t *testing.T) []credentialProviderConfig {
 func ourBinaries(t *testing.T) map[string]providers.Plugin {
 	t.Helper()
 	plugins := map[string]providers.Plugin{
+		"acr-credential-provider":       acr.Plugin(),
 		"ecr-credential-provider":       ecr.Plugin(),
 		"gcr-credential-provider":       gcr.Plugin(),
 		"dockercfg-credential-provider": dockercfg.Plugin(),
@@ -176,6 +178,8 @@ func TestCredentialProviderConfigs(t *testing.T) {
 	sort.Strings(names)
 	// Guards the walk itself: a renamed directory must not make the checks pass on nothing.
 	for _, want := range []string{
+		"aks/credential-provider-config-workload-identity.yaml",
+		"aks/credential-provider-config.yaml",
 		"daemonset/configmap.yaml:config.yaml",
 		"dockercfg/credential-provider-config.yaml",
 		"eks/credential-provider-config-pod-identity.yaml",
@@ -226,6 +230,7 @@ func peerPlugins() map[string]providers.Plugin {
 	return map[string]providers.Plugin{
 		"ecr-credential-provider": ecr.Plugin(), // cloud-provider-aws
 		"auth-provider-gcp":       gcr.Plugin(), // cloud-provider-gcp
+		"acr-credential-provider": acr.Plugin(), // cloud-provider-azure
 	}
 }
 
@@ -233,7 +238,13 @@ func peerPlugins() map[string]providers.Plugin {
 // taken by our binary's own flag parsing, and its matchImages are hosts the binary serves
 // (it errs, never answers, for any other).
 func TestPeerConfigs(t *testing.T) {
-	served := map[string][]string{"ecr-credential-provider": ecr.MatchImages(), "auth-provider-gcp": gcr.DefaultRegistries()}
+	served := map[string][]string{
+		"ecr-credential-provider": ecr.MatchImages(),
+		"auth-provider-gcp":       gcr.DefaultRegistries(),
+		// The peer lists the retired German cloud, which is not served: its images get an
+		// error, as for any host that is not a login server.
+		"acr-credential-provider": append(acr.MatchImages(), "*.azurecr.de"),
+	}
 	n := 0
 	for _, c := range credentialProviderConfigs(t) {
 		if !isPeer(c) {
@@ -259,8 +270,8 @@ func TestPeerConfigs(t *testing.T) {
 			})
 		}
 	}
-	if n < 2 {
-		t.Errorf("found %d peer entries under deploy/peers, want at least 2", n)
+	if n < 3 {
+		t.Errorf("found %d peer entries under deploy/peers, want at least 3", n)
 	}
 }
 
@@ -299,6 +310,35 @@ func TestECRMatchImages(t *testing.T) {
 	}
 	if n < 2 {
 		t.Errorf("found %d ecr-credential-provider entries, want the two of deploy/eks", n)
+	}
+}
+
+// TestACRMatchImages keeps every example in line with the hosts the ACR plugin serves: the
+// default suffixes plus --registry-suffix.
+func TestACRMatchImages(t *testing.T) {
+	n := 0
+	for _, c := range credentialProviderConfigs(t) {
+		if isPeer(c) {
+			continue // TestPeerConfigs
+		}
+		for _, p := range c.cfg.Providers {
+			if p.Name != "acr-credential-provider" {
+				continue
+			}
+			n++
+			var suffixes []string
+			for _, a := range p.Args {
+				if v, ok := strings.CutPrefix(a, "--registry-suffix="); ok {
+					suffixes = append(suffixes, v)
+				}
+			}
+			if diff := cmp.Diff(sorted(acr.MatchImages(suffixes...)), sorted(p.MatchImages)); diff != "" {
+				t.Errorf("%s: providers[%d].matchImages differ from acr.MatchImages() (-want +got):\n%s", c.name, p.Index, diff)
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("found %d acr-credential-provider entries, want the two of deploy/aks", n)
 	}
 }
 
@@ -795,7 +835,7 @@ func TestDocsLinks(t *testing.T) {
 			}
 		}
 		if doc == "install.md" {
-			for _, dir := range []string{"eks", "gke", "dockercfg", "systemd", "daemonset"} {
+			for _, dir := range []string{"eks", "gke", "aks", "dockercfg", "systemd", "daemonset"} {
 				if !strings.Contains(string(data), "../deploy/"+dir+"/") {
 					t.Errorf("docs/install.md does not link to deploy/%s/", dir)
 				}

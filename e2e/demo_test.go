@@ -19,19 +19,19 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo.Run() = %v\n%s", err, out.String())
 	}
 	text := out.String()
-	if n := strings.Count(text, "pulled manifest"); n != 3 {
-		t.Errorf("demo.Run() narrated %d pulls, want 3:\n%s", n, text)
+	if n := strings.Count(text, "pulled manifest"); n != 4 {
+		t.Errorf("demo.Run() narrated %d pulls, want 4:\n%s", n, text)
 	}
-	if n := strings.Count(text, "without credentials:  401 Unauthorized"); n != 3 {
-		t.Errorf("demo.Run() narrated %d refused anonymous pulls, want 3:\n%s", n, text)
+	if n := strings.Count(text, "without credentials:  401 Unauthorized"); n != 4 {
+		t.Errorf("demo.Run() narrated %d refused anonymous pulls, want 4:\n%s", n, text)
 	}
 	// With containerd installed (and as root), the demo pulls through it too; CI always has it.
 	if why := harness.ContainerdUnavailable(""); why == "" || os.Getenv("CI") != "" {
-		if n := strings.Count(text, "pulled and unpacked"); n != 3 {
-			t.Errorf("demo.Run() narrated %d pulls through containerd, want 3:\n%s", n, text)
+		if n := strings.Count(text, "pulled and unpacked"); n != 4 {
+			t.Errorf("demo.Run() narrated %d pulls through containerd, want 4:\n%s", n, text)
 		}
-		if n := strings.Count(text, "401 Unauthorized"); n != 6 {
-			t.Errorf("demo.Run() narrated %d refused anonymous pulls, want 3 by each client:\n%s", n, text)
+		if n := strings.Count(text, "401 Unauthorized"); n != 8 {
+			t.Errorf("demo.Run() narrated %d refused anonymous pulls, want 4 by each client:\n%s", n, text)
 		}
 		if !strings.Contains(text, "containerd via CRI") || !strings.Contains(text, "Pulled by: the demo's registry client (go-containerregistry) and containerd") {
 			t.Errorf("demo.Run() does not say which clients pulled:\n%s", text)

@@ -39,7 +39,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: FAIL: the binaries do not build:\n%v\n", err)
 		return 1
 	}
-	for _, name := range []string{harness.Pullkeys, harness.Dockercfg, harness.ECR, harness.GCR} {
+	for _, name := range []string{harness.Pullkeys, harness.ACR, harness.Dockercfg, harness.ECR, harness.GCR} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: FAIL: go build ./cmd/... made no %s: %v\n", name, err)
 			return 1

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pullkeys/pullkeys/acr/acrtest"
 	"github.com/pullkeys/pullkeys/gcr"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
@@ -75,6 +76,29 @@ var lookalikes = []lookalike{
 	{gcrBin, "cloud.google.com/x"},
 	{gcrBin, "evil.com/gcr.io/p/app"},
 	{gcrBin, "localhost:5000/gcr.io/p/app"},
+	// Azure Container Registry
+	{acrBin, "myregistry.azurecr.io.evil.io/app"},
+	{acrBin, "myregistry.azurecr.io.cn/app"},
+	{acrBin, "evil.myregistry.azurecr.io/app"},
+	{acrBin, "azurecr.io/app"},
+	{acrBin, "my-registry.azurecr.io/app"},
+	{acrBin, "abcd.azurecr.io/app"},
+	{acrBin, "a12345678901234567890123456789012345678901234567890.azurecr.io/app"},
+	{acrBin, "myregistry.azurecr.de/app"},
+	{acrBin, "myregistry.azurecr.com/app"},
+	{acrBin, "myregistry.azureacr.io/app"},
+	{acrBin, "myregistry-azurecr.io/app"},
+	{acrBin, "myregistryazurecr.io/app"},
+	{acrBin, "myregistry.azurecr.io:5000/app"},
+	{acrBin, "myregistry.azurecr.io./app"},
+	{acrBin, "xn--myregistry-9za.azurecr.io/app"},
+	{acrBin, "myregistry.xn--azurecr-5za.io/app"},
+	{acrBin, "myregistry.eastus.data.azurecr.io/app"},
+	{acrBin, "myregistry.azurecr.us.evil.io/app"},
+	{acrBin, "myregistry.azurecr.cn.evil.io/app"},
+	{acrBin, "evil.io/myregistry.azurecr.io/app"},
+	{acrBin, "localhost:5000/myregistry.azurecr.io/app"},
+	{acrBin, "mcr.microsoft.com/app"},
 	// Docker config keys (see dockerConfig)
 	{dockercfgBin, "registry.example.io.evil.io/app"},
 	{dockercfgBin, "evilregistry.example.io/app"},
@@ -103,7 +127,7 @@ func TestLookalikeTableHasTwentyPerProvider(t *testing.T) {
 	for _, l := range lookalikes {
 		n[l.imitates]++
 	}
-	for _, name := range []string{ecrBin, gcrBin, dockercfgBin} {
+	for _, name := range []string{ecrBin, gcrBin, acrBin, dockercfgBin} {
 		if n[name] < 20 {
 			t.Errorf("lookalikes imitating %s: %d, want at least 20", name, n[name])
 		}
@@ -152,6 +176,11 @@ func TestLookalikeHosts_EveryBinary_NoCredentials(t *testing.T) {
 	}
 	if n := f.md.TotalCalls(); n != 0 {
 		t.Errorf("the metadata fake saw %d calls for lookalike hosts, want 0", n)
+	}
+	for _, op := range []acrtest.Op{acrtest.IMDSToken, acrtest.AADToken, acrtest.Exchange} {
+		if n := f.acr.Counts(op); n != 0 {
+			t.Errorf("the Azure fake saw %d %s calls for lookalike hosts, want 0", n, op)
+		}
 	}
 }
 
@@ -222,6 +251,27 @@ func TestAuthKeys_NeverBroaderThanTheCredential(t *testing.T) {
 			{"ecr-public.aws.com/team/app", "ecr-public.aws.com"},
 		} {
 			what := ecrBin + " for " + tt.image
+			resp := answer(t, what, p.run(t, request(providers.APIVersionV1, tt.image, "", nil)))
+			check(t, what, resp, tt.image, []string{tt.host})
+			for key := range resp.Auth {
+				if strings.ContainsAny(key, "*?[") {
+					t.Errorf("%s: key %q is a glob", what, key)
+				}
+			}
+			if resp.CacheKeyType != providers.CacheKeyRegistry {
+				t.Errorf("%s: cacheKeyType %q, want Registry", what, resp.CacheKeyType)
+			}
+		}
+	})
+
+	t.Run(acrBin, func(t *testing.T) {
+		p := acrPlugin(t, f.acr)
+		for _, tt := range []struct{ image, host string }{
+			{acrtest.LoginServer + "/team/app", acrtest.LoginServer},
+			{acrtest.LoginServer + ":443/team/app", acrtest.LoginServer + ":443"},
+			{"PullkeysTest.AzureCR.io/team/app", "PullkeysTest.AzureCR.io"},
+		} {
+			what := acrBin + " for " + tt.image
 			resp := answer(t, what, p.run(t, request(providers.APIVersionV1, tt.image, "", nil)))
 			check(t, what, resp, tt.image, []string{tt.host})
 			for key := range resp.Auth {

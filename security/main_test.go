@@ -28,6 +28,7 @@ import (
 
 // The binaries under test, by the names the kubelet execs them by.
 const (
+	acrBin       = "acr-credential-provider"
 	ecrBin       = "ecr-credential-provider"
 	gcrBin       = "gcr-credential-provider"
 	dockercfgBin = "dockercfg-credential-provider"
@@ -72,7 +73,7 @@ func binary(t testing.TB, name string) string {
 			return
 		}
 		args := []string{"build", "-o", binDir + string(filepath.Separator)}
-		for _, b := range []string{ecrBin, gcrBin, dockercfgBin, pullkeysBin} {
+		for _, b := range []string{acrBin, ecrBin, gcrBin, dockercfgBin, pullkeysBin} {
 			args = append(args, "./cmd/"+b)
 		}
 		args = append(args, "./security/testdata/"+rssrunBin)
@@ -166,19 +167,21 @@ func newEnv(t testing.TB) env {
 	home := t.TempDir()
 	closed := "http://" + closedAddr(t)
 	return env{
-		"PATH":                        os.Getenv("PATH"),
-		"HOME":                        home,
-		"AWS_CONFIG_FILE":             filepath.Join(home, "aws-config-absent"),
-		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "aws-credentials-absent"),
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_ENDPOINT_URL":            closed,
-		"AWS_ENDPOINT_URL_ECR":        closed,
-		"AWS_ENDPOINT_URL_ECR_PUBLIC": closed,
-		"AWS_ENDPOINT_URL_STS":        closed,
-		"AWS_ACCESS_KEY_ID":           ecrtest.NodeAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":       ecrtest.NodeSecretAccessKey,
-		"GCE_METADATA_HOST":           closedAddr(t),
-		"PULLKEYS_CACHE_DIR":          filepath.Join(home, "pullkeys-cache"), // never the node's own
+		"PATH":                              os.Getenv("PATH"),
+		"HOME":                              home,
+		"AWS_CONFIG_FILE":                   filepath.Join(home, "aws-config-absent"),
+		"AWS_SHARED_CREDENTIALS_FILE":       filepath.Join(home, "aws-credentials-absent"),
+		"AWS_EC2_METADATA_DISABLED":         "true",
+		"AWS_ENDPOINT_URL":                  closed,
+		"AWS_ENDPOINT_URL_ECR":              closed,
+		"AWS_ENDPOINT_URL_ECR_PUBLIC":       closed,
+		"AWS_ENDPOINT_URL_STS":              closed,
+		"AWS_ACCESS_KEY_ID":                 ecrtest.NodeAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":             ecrtest.NodeSecretAccessKey,
+		"GCE_METADATA_HOST":                 closedAddr(t),
+		"AZURE_POD_IDENTITY_AUTHORITY_HOST": closed,
+		"AZURE_AUTHORITY_HOST":              "https://" + closedAddr(t) + "/",
+		"PULLKEYS_CACHE_DIR":                filepath.Join(home, "pullkeys-cache"), // never the node's own
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pullkeys/pullkeys/acr/acrtest"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 )
@@ -30,11 +31,12 @@ func (p plugin) run(t testing.TB, stdin string, extraArgs ...string) outcome {
 type fakes struct {
 	ecr *ecrtest.Server
 	md  *gcrtest.Metadata
+	acr *acrtest.Fake
 }
 
 func startFakes(t testing.TB) *fakes {
 	t.Helper()
-	f := &fakes{ecr: ecrtest.Start(t), md: gcrtest.NewMetadata()}
+	f := &fakes{ecr: ecrtest.Start(t), md: gcrtest.NewMetadata(), acr: acrtest.Start(t)}
 	t.Cleanup(f.md.Close)
 	return f
 }
@@ -102,7 +104,11 @@ func dockercfgPlugin(t testing.TB, secrets *secretSet) plugin {
 	return plugin{name: dockercfgBin, env: newEnv(t), args: []string{"--config=" + writeDockerConfig(t, secrets)}}
 }
 
-// allPlugins returns the three binaries set up against f.
+// allPlugins returns the four plugin binaries set up against f.
 func allPlugins(t testing.TB, f *fakes) []plugin {
-	return []plugin{ecrPlugin(t, f), gcrPlugin(t, f), dockercfgPlugin(t, nil)}
+	var az *acrtest.Fake // nil: closed ports, as for the others
+	if f != nil {
+		az = f.acr
+	}
+	return []plugin{ecrPlugin(t, f), gcrPlugin(t, f), acrPlugin(t, az), dockercfgPlugin(t, nil)}
 }

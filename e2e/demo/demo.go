@@ -1,7 +1,7 @@
 // Package demo is `make demo`: the whole chain of a node pulling private images, on loopback,
 // narrated for a person. It builds the plugins and pullkeys, starts a real registry (TLS,
-// htpasswd) that stands in for a private registry, Amazon ECR and Google Container Registry,
-// starts the fake ECR and GCE metadata servers, writes the kubelet's credential provider
+// htpasswd) that stands in for a private registry, Amazon ECR, Google Container Registry and
+// Azure Container Registry, starts the fake ECR, GCE metadata and Azure servers, writes the kubelet's credential provider
 // config, runs `pullkeys check` as an operator would, and pulls each image with the
 // credentials it printed. It needs no network and no cloud account, and removes everything it
 // made when it ends.
@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pullkeys/pullkeys/acr"
+	"github.com/pullkeys/pullkeys/acr/acrtest"
 	"github.com/pullkeys/pullkeys/e2e/harness"
 	"github.com/pullkeys/pullkeys/ecr"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
@@ -52,6 +54,7 @@ type demo struct {
 	providers []harness.Provider
 	reg       *harness.Registry
 	ecr       *ecrtest.Server
+	azure     *acrtest.Fake
 	step      int
 	cleanup   []func()
 }
@@ -169,9 +172,15 @@ func (d *demo) start(ctx context.Context) ([]image, error) {
 	md.SetAccount("default", gcrtest.Account{Email: gcrtest.DefaultEmail, Scopes: []string{gcrtest.ScopeCloudPlatform}, Token: gcrToken})
 	d.say("fake GCE metadata server          %s   serves the node service account's access token", md.URL())
 
+	az := acrtest.New()
+	d.cleanup = append(d.cleanup, az.Close)
+	d.azure = az
+	d.say("fake Azure (IMDS, AAD, ACR exchange)  %s  %s  %s", az.IMDSURL(), az.AAD.URL, az.RegistryURL())
+	d.say("  the VM's managed identity token from IMDS, exchanged for a refresh token of the registry")
+
 	alice := harness.Credential{Username: "alice", Password: harness.RandomString(20)}
 	reg, err := harness.StartRegistry(ctx, harness.RegistryOptions{
-		Hosts: []string{ecrHost, gcrHost},
+		Hosts: []string{ecrHost, gcrHost, acrtest.LoginServer},
 		Users: map[string]string{alice.Username: alice.Password, "oauth2accesstoken": gcrToken},
 	})
 	if err != nil {
@@ -180,15 +189,17 @@ func (d *demo) start(ctx context.Context) ([]image, error) {
 	d.cleanup = append(d.cleanup, reg.Close)
 	d.reg = reg
 	d.say("registry (distribution, TLS, htpasswd)  https://%s", reg.Addr)
-	d.say("  It stands in for three registries: your own (%s), ECR (%s) and GCR (%s);", reg.Addr, ecrHost, gcrHost)
-	d.say("  the demo's registry client dials 127.0.0.1 for all three names and trusts the demo's own CA.")
+	d.say("  It stands in for four registries: your own (%s), ECR (%s), GCR (%s) and ACR (%s);", reg.Addr, ecrHost, gcrHost, acrtest.LoginServer)
+	d.say("  the demo's registry client dials 127.0.0.1 for all four names and trusts the demo's own CA.")
 	d.say("  Accounts: alice (a docker login), oauth2accesstoken with the metadata server's token, and")
-	d.say("  AWS with whatever token the fake ECR issues (added once it has issued one).")
+	d.say("  AWS with whatever token the fake ECR issues, and %s with the refresh token the fake", acr.Username)
+	d.say("  ACR exchange issues (each added once issued).")
 
 	images := []image{
 		{what: "your private registry, credentials from a docker config file", ref: reg.Addr + "/demo/app:v1"},
 		{what: "Amazon ECR, credentials from the ECR API", ref: ecrHost + "/team/app:v1"},
 		{what: "Google Container Registry, credentials from the GCE metadata server", ref: gcrHost + "/" + gcrtest.ProjectID + "/app:v1"},
+		{what: "Azure Container Registry, a refresh token for the VM's managed identity", ref: acrtest.LoginServer + "/team/app:v1"},
 	}
 	for _, repo := range []string{"demo/app", "team/app", gcrtest.ProjectID + "/app"} {
 		digest, err := reg.Push(ctx, repo, "v1")
@@ -224,11 +235,21 @@ func (d *demo) start(ctx context.Context) ([]image, error) {
 		Environ: []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "TMPDIR=" + d.dir,
 			"PULLKEYS_CACHE_DIR=" + cacheDir}, // never the node's own
 	}
+	azEnv := map[string]string{}
+	envList, err := az.Env()
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range envList {
+		k, v, _ := strings.Cut(kv, "=")
+		azEnv[k] = v
+	}
 	d.providers = []harness.Provider{
 		harness.NewProvider(harness.Dockercfg, []string{reg.Addr}, nil, "--config="+dockerConfig),
 		// ecr.MatchImages() lists every partition and form; these two are what most nodes need.
 		harness.NewProvider(harness.ECR, []string{"*.dkr.ecr.*.amazonaws.com", ecr.PublicHost}, ecrEnv, "--cache-dir="+cacheDir),
 		harness.NewProvider(harness.GCR, gcr.DefaultRegistries(), map[string]string{"GCE_METADATA_HOST": md.Host()}, "--cache-dir="+cacheDir),
+		harness.NewProvider(harness.ACR, acr.MatchImages(), azEnv, append(az.Args(), "--cache-dir="+cacheDir)...),
 	}
 	return images, nil
 }
@@ -291,6 +312,12 @@ func (d *demo) pull(ctx context.Context, images []image) ([][]harness.Credential
 	if tokens := d.ecr.Requests(ecrtest.GetAuthorizationToken); len(tokens) > 0 {
 		// ECR accepts the tokens it issued; so does the registry standing in for it.
 		if err := d.reg.AddUser("AWS", tokens[len(tokens)-1].Password); err != nil {
+			return nil, err
+		}
+	}
+	if ex := d.azure.Requests(acrtest.Exchange); len(ex) > 0 && ex[len(ex)-1].Issued != "" {
+		// ACR accepts the refresh tokens it issued; so does the registry standing in for it.
+		if err := d.reg.AddUser(acr.Username, ex[len(ex)-1].Issued); err != nil {
 			return nil, err
 		}
 	}

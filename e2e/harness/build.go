@@ -18,6 +18,7 @@ const MainModule = "github.com/pullkeys/pullkeys"
 // the name in the CredentialProviderConfig.
 const (
 	Pullkeys  = "pullkeys"
+	ACR       = "acr-credential-provider"
 	Dockercfg = "dockercfg-credential-provider"
 	ECR       = "ecr-credential-provider"
 	GCR       = "gcr-credential-provider"

@@ -110,6 +110,7 @@ const FakePlugin = "fakeplugin"
 
 // The real binaries of the root module.
 const (
+	ACR       = "acr-credential-provider"
 	Dockercfg = "dockercfg-credential-provider"
 	ECR       = "ecr-credential-provider"
 	GCR       = "gcr-credential-provider"

@@ -49,7 +49,7 @@ import (
 )
 
 // Binaries are the commands shipped in every archive, each built from ./cmd/<name>.
-var Binaries = []string{"dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider", "pullkeys"}
+var Binaries = []string{"acr-credential-provider", "dockercfg-credential-provider", "ecr-credential-provider", "gcr-credential-provider", "pullkeys"}
 
 // Platforms are the release targets (GOOS/GOARCH): the kubelet runs on all three.
 var Platforms = []string{"linux/amd64", "linux/arm64", "windows/amd64"}
