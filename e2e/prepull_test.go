@@ -17,8 +17,12 @@ import (
 // prepullCRI is the containerd of the prepull scenario, stopped by TestMain.
 var prepullCRI harness.SharedContainerd
 
-// secretHost is the registry name of the image pulled with a pull Secret.
-const secretHost = "secret.example.io"
+// secretHost is the registry name of the image pulled with a pull Secret, publicHost that of
+// the public image, pulled anonymously.
+const (
+	secretHost = "secret.example.io"
+	publicHost = "public.example.io"
+)
 
 // manifestRequests counts the requests for manifests the registry saw since mark.
 func manifestRequests(reg *harness.Registry, mark int) int {
@@ -31,11 +35,12 @@ func manifestRequests(reg *harness.Registry, mark int) int {
 	return n
 }
 
-// TestPrepullThroughContainerd runs `pullkeys prepull` against a real containerd: three
-// images from the loopback registry, one with the ECR plugin's token (fake ECR), one with a
-// docker config credential (dockercfg plugin), one with a pull Secret. --check first pulls
-// nothing; the pull gets all three; a second run finds them present and the registry sees no
-// manifest request; a missing image exits 1 with the registry's error.
+// TestPrepullThroughContainerd runs `pullkeys prepull` against a real containerd: four
+// images from loopback registries, one with the ECR plugin's token (fake ECR), one with a
+// docker config credential (dockercfg plugin), one with a pull Secret, and a public one,
+// pulled anonymously from a registry without authentication that receives no credential.
+// --check first pulls nothing; the pull gets all four; a second run finds them present and
+// the registries see no manifest request; a missing image exits 1 with the registry's error.
 func TestPrepullThroughContainerd(t *testing.T) {
 	c := prepullCRI.Get(t)
 	ctx := context.Background()
@@ -47,6 +52,12 @@ func TestPrepullThroughContainerd(t *testing.T) {
 		push(t, reg, repo, "v1")
 	}
 	if err := c.Serve(reg, reg.Addr, ecrHost, secretHost); err != nil {
+		t.Fatal(err)
+	}
+	// A public image: a registry without authentication, which no provider or Secret serves.
+	pub := startRegistry(t, harness.RegistryOptions{Hosts: []string{publicHost}, Anonymous: true})
+	push(t, pub, "library/tool", "v1")
+	if err := c.Serve(pub, publicHost); err != nil {
 		t.Fatal(err)
 	}
 	dockerConfig := filepath.Join(t.TempDir(), "config.json")
@@ -61,7 +72,7 @@ func TestPrepullThroughContainerd(t *testing.T) {
 	secretFile := filepath.Join(t.TempDir(), "secret.yaml")
 	writeFile(t, secretFile, secret)
 
-	images := []string{ecrHost + "/team/app:v1", reg.Addr + "/e2e/app:v1", secretHost + "/e2e/secret:v1"}
+	images := []string{ecrHost + "/team/app:v1", reg.Addr + "/e2e/app:v1", secretHost + "/e2e/secret:v1", publicHost + "/library/tool:v1"}
 	imagesFile := filepath.Join(t.TempDir(), "images.txt")
 	writeFile(t, imagesFile, []byte(strings.Join(images, "\n")+"\n"))
 
@@ -82,16 +93,16 @@ func TestPrepullThroughContainerd(t *testing.T) {
 		return code, string(stdout), string(stderr)
 	}
 
-	mark := len(reg.Requests())
+	mark, pubMark := len(reg.Requests()), len(pub.Requests())
 	code, stdout, stderr := runPrepull("--check", "--images", imagesFile)
-	if code != 1 || !strings.Contains(stdout, "0 present, 0 pulled, 3 missing, 0 failed") {
-		t.Errorf("prepull --check = %d, want 1 and 3 missing\n%s%s", code, stdout, stderr)
+	if code != 1 || !strings.Contains(stdout, "0 present, 0 pulled, 4 missing, 0 failed") {
+		t.Errorf("prepull --check = %d, want 1 and 4 missing\n%s%s", code, stdout, stderr)
 	}
-	if n := len(reg.Requests()) - mark; n != 0 {
-		t.Errorf("prepull --check: the registry saw %d request(s), want none", n)
+	if n := len(reg.Requests()) - mark + len(pub.Requests()) - pubMark; n != 0 {
+		t.Errorf("prepull --check: the registries saw %d request(s), want none", n)
 	}
 
-	mark = len(reg.Requests())
+	mark, pubMark = len(reg.Requests()), len(pub.Requests())
 	code, stdout, stderr = runPrepull("-o", "json", "--images", imagesFile)
 	if n := manifestRequests(reg, mark); n == 0 {
 		t.Errorf("prepull: the registry saw no manifest request for three pulls")
@@ -100,10 +111,10 @@ func TestPrepullThroughContainerd(t *testing.T) {
 		OK     bool
 		Images []prepull.Result
 	}
-	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || !res.OK || len(res.Images) != 3 {
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || !res.OK || len(res.Images) != len(images) {
 		t.Fatalf("prepull = %d, %v\n%s%s", code, err, stdout, stderr)
 	}
-	wantCred := []string{"provider " + harness.ECR, "provider " + harness.Dockercfg, "secret regcred"}
+	wantCred := []string{"provider " + harness.ECR, "provider " + harness.Dockercfg, "secret regcred", "anonymous"}
 	for i, r := range res.Images {
 		if r.Status != prepull.StatusPulled || !strings.HasPrefix(r.Credential, wantCred[i]) || r.ID == "" || r.Size == 0 {
 			t.Errorf("prepull %s: %+v; want pulled with %s", images[i], r, wantCred[i])
@@ -119,13 +130,18 @@ func TestPrepullThroughContainerd(t *testing.T) {
 		}
 	}
 
-	mark = len(reg.Requests())
-	code, stdout, stderr = runPrepull("--images", imagesFile)
-	if code != 0 || !strings.Contains(stdout, "3 present, 0 pulled, 0 missing, 0 failed") {
-		t.Errorf("second prepull = %d, want 0 and 3 present\n%s%s", code, stdout, stderr)
+	for _, r := range pub.Requests()[pubMark:] {
+		if r.Auth.Scheme != "" {
+			t.Errorf("the public registry received an Authorization header (%s %s): a credential went to a host that did not match", r.Method, r.Path)
+		}
 	}
-	if n := manifestRequests(reg, mark); n != 0 {
-		t.Errorf("second prepull: the registry saw %d manifest request(s), want none", n)
+	mark, pubMark = len(reg.Requests()), len(pub.Requests())
+	code, stdout, stderr = runPrepull("--images", imagesFile)
+	if code != 0 || !strings.Contains(stdout, "4 present, 0 pulled, 0 missing, 0 failed") {
+		t.Errorf("second prepull = %d, want 0 and 4 present\n%s%s", code, stdout, stderr)
+	}
+	if n := manifestRequests(reg, mark) + manifestRequests(pub, pubMark); n != 0 {
+		t.Errorf("second prepull: the registries saw %d manifest request(s), want none", n)
 	}
 
 	missing := reg.Addr + "/e2e/absent:v1"

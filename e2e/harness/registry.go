@@ -44,6 +44,8 @@ type RegistryOptions struct {
 	Hosts []string
 	// Users are the htpasswd accounts, user name to password.
 	Users map[string]string
+	// Anonymous turns authentication off: a public registry, pulled without credentials.
+	Anonymous bool
 	// Log receives the registry's own logs. Nil discards them. The distribution registry logs
 	// through logrus's standard logger, so this sets that process-wide.
 	Log io.Writer
@@ -212,6 +214,9 @@ func StartRegistry(ctx context.Context, opts RegistryOptions) (*Registry, error)
 			"issuer":  tokenIssuerName,
 			"jwks":    r.tokens.jwksPath,
 		}}
+	}
+	if opts.Anonymous {
+		auth = nil
 	}
 	config := &configuration.Configuration{
 		Storage: configuration.Storage{
