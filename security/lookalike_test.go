@@ -365,6 +365,12 @@ var mirrorLookalikes = []lookalike{
 	{dockercfgBin, "registry.example.io:5001/dockerhub"},
 	{dockercfgBin, "corp.example.io/dockerhub"},
 	{dockercfgBin, "quay.io/other"},
+	{acrBin, acrtest.LoginServer + ".evil.io/dockerhub"},
+	{acrBin, "evil." + acrtest.LoginServer + "/dockerhub"},
+	{acrBin, "pullkeystest.azurecr.com/dockerhub"},
+	{acrBin, "pull.azurecr.io/dockerhub"},
+	{acrBin, acrtest.LoginServer + ":5000/dockerhub"},
+	{acrBin, "mirror.corp.example/dockerhub"},
 }
 
 // goodMirror is, per binary, a mirror the binary serves.
@@ -372,6 +378,7 @@ var goodMirror = map[string]string{
 	ecrBin:       "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub",
 	gcrBin:       "us-docker.pkg.dev/p/dockerhub-remote",
 	dockercfgBin: "registry.example.io/dockerhub",
+	acrBin:       acrtest.LoginServer + "/dockerhub",
 }
 
 // upstreamLookalikes are images made to pass for Docker Hub's: with --mirror docker.io=…, none
