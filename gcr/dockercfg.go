@@ -33,7 +33,7 @@ type dockercfgResult struct {
 // dockercfg returns the google-dockercfg or google-dockercfg-url document, through the shared
 // cache.
 func (p *Provider) dockercfg(ctx context.Context) (*dockercfgResult, error) {
-	key := cache.NewKey("gcr", "v1", string(p.flow), metadataHost())
+	key := cache.NewKey("gcr", "v1", string(p.opts.AuthFlow), metadataHost())
 	r, err := p.getOrFetch(ctx, key, p.fetchDockercfg)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (p *Provider) dockercfg(ctx context.Context) (*dockercfgResult, error) {
 }
 
 func (p *Provider) origin() string {
-	if p.flow == FlowDockercfgURL {
+	if p.opts.AuthFlow == FlowDockercfgURL {
 		return "the document at instance attribute " + attributeDockercfgURL
 	}
 	return "instance attribute " + attributeDockercfg
@@ -62,7 +62,7 @@ func (p *Provider) origin() string {
 // cached) and logs what the parser skipped.
 func (p *Provider) fetchDockercfg(ctx context.Context) (*cache.Entry, error) {
 	var data []byte
-	switch p.flow {
+	switch p.opts.AuthFlow {
 	case FlowDockercfg:
 		v, err := p.metadataGet(ctx, "instance/attributes/"+attributeDockercfg)
 		if err != nil {
@@ -91,7 +91,7 @@ func (p *Provider) fetchDockercfg(ctx context.Context) (*cache.Entry, error) {
 				"origin", cfg.Origin, "key", e.Key, "helper", e.Helper)
 		}
 	}
-	now := p.now()
+	now := p.opts.Now()
 	return &cache.Entry{
 		Data:      data,
 		FetchedAt: now,
@@ -101,7 +101,7 @@ func (p *Provider) fetchDockercfg(ctx context.Context) (*cache.Entry, error) {
 
 func (p *Provider) attributeError(attr string, err error) error {
 	if errors.Is(err, ErrNotDefined) {
-		return fmt.Errorf("--auth-flow=%s reads the instance attribute %s, which is %w", p.flow, attr, ErrNotDefined)
+		return fmt.Errorf("--auth-flow=%s reads the instance attribute %s, which is %w", p.opts.AuthFlow, attr, ErrNotDefined)
 	}
 	return fmt.Errorf("read instance attribute %s: %w", attr, err)
 }
@@ -115,7 +115,7 @@ func (p *Provider) download(ctx context.Context, raw string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: instance attribute %s is not an http(s) URL", ErrDockercfg, attributeDockercfgURL)
 	}
 	shown := redact.URL(raw)
-	a, err := p.send(ctx, p.urlTimeout, MaxDockercfgBytes, func(ctx context.Context) (*http.Request, error) {
+	a, err := p.send(ctx, p.opts.DockercfgURLTimeout, MaxDockercfgBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			return nil, err

@@ -69,18 +69,18 @@ func isMetadataHost(host string) bool {
 // 169.254.169.254 is that cloud's server, whose 404s would otherwise read as "not defined").
 // The library's own logger stays off: at debug level it would log token responses.
 func (p *Provider) newMetadataClient() *metadata.Client {
-	dial := p.metadataTimeout
+	dial := p.opts.MetadataTimeout
 	if dial > time.Second {
 		dial = time.Second
 	}
 	tr := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: dial}).DialContext,
-		ResponseHeaderTimeout: p.metadataTimeout,
+		ResponseHeaderTimeout: p.opts.MetadataTimeout,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       30 * time.Second,
 	}
 	return metadata.NewWithOptions(&metadata.Options{
-		Client: &http.Client{Transport: flavorCheck{tr}, Timeout: p.metadataTimeout},
+		Client: &http.Client{Transport: flavorCheck{tr}, Timeout: p.opts.MetadataTimeout},
 	})
 }
 
@@ -137,7 +137,7 @@ func (l *lastAttempt) get() string {
 func (p *Provider) metadataGet(ctx context.Context, suffix string) (string, error) {
 	host := metadataHost()
 	last := new(lastAttempt)
-	cctx, cancel := context.WithTimeout(context.WithValue(ctx, lastKey{}, last), p.metadataTimeout)
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, lastKey{}, last), p.opts.MetadataTimeout)
 	defer cancel()
 	v, err := p.metadata().GetWithContext(cctx, suffix)
 	if err == nil {
@@ -159,7 +159,7 @@ func (p *Provider) metadataGet(ctx context.Context, suffix string) (string, erro
 		if l := last.get(); l != "" {
 			msg = "no usable answer (last attempt: " + l + ")"
 		}
-		return "", fmt.Errorf("%w at %s: %s for %s within %s (--metadata-timeout): is this a GCE node?", ErrMetadataUnreachable, host, msg, suffix, p.metadataTimeout)
+		return "", fmt.Errorf("%w at %s: %s for %s within %s (--metadata-timeout): is this a GCE node?", ErrMetadataUnreachable, host, msg, suffix, p.opts.MetadataTimeout)
 	}
 	return "", fmt.Errorf("%w at %s: %s: is this a GCE node?", ErrMetadataUnreachable, host, causeOf(err))
 }
@@ -180,7 +180,7 @@ func causeOf(err error) string {
 // nodeToken returns the node service account's access token, through the shared cache: one
 // fetch (scopes and token, read together) per half-life per node.
 func (p *Provider) nodeToken(ctx context.Context) (*cache.Result, error) {
-	key := cache.NewKey("gcr", "v1", "node-token", metadataHost(), p.account)
+	key := cache.NewKey("gcr", "v1", "node-token", metadataHost(), p.opts.ServiceAccount)
 	return p.getOrFetch(ctx, key, p.fetchNodeToken)
 }
 
@@ -188,7 +188,7 @@ func (p *Provider) nodeToken(ctx context.Context) (*cache.Result, error) {
 // to the metadata server instead of two: the token is used only once the scopes are known to
 // allow pulls, and dropped otherwise.
 func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
-	base := "instance/service-accounts/" + p.account + "/"
+	base := "instance/service-accounts/" + p.opts.ServiceAccount + "/"
 	type answer struct {
 		raw string
 		err error
@@ -202,20 +202,20 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	}()
 	raw, err := p.metadataGet(ctx, base+"scopes")
 	if errors.Is(err, ErrNotDefined) {
-		return nil, fmt.Errorf("service account %q is not attached to this instance: %w", p.account, err)
+		return nil, fmt.Errorf("service account %q is not attached to this instance: %w", p.opts.ServiceAccount, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("check the scopes of service account %q: %w", p.account, err)
+		return nil, fmt.Errorf("check the scopes of service account %q: %w", p.opts.ServiceAccount, err)
 	}
-	if err := checkScopes(p.account, raw); err != nil {
+	if err := checkScopes(p.opts.ServiceAccount, raw); err != nil {
 		return nil, err
 	}
 	t0 := <-token
 	raw, err = t0.raw, t0.err
 	if err != nil {
-		return nil, fmt.Errorf("get an access token for service account %q: %w", p.account, err)
+		return nil, fmt.Errorf("get an access token for service account %q: %w", p.opts.ServiceAccount, err)
 	}
-	now := p.now()
+	now := p.opts.Now()
 	var t struct {
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int64  `json:"expires_in"`
@@ -223,13 +223,13 @@ func (p *Provider) fetchNodeToken(ctx context.Context) (*cache.Entry, error) {
 	}
 	switch {
 	case json.Unmarshal([]byte(raw), &t) != nil:
-		return nil, fmt.Errorf("get an access token for service account %q: %w: malformed token document", p.account, ErrMetadata)
+		return nil, fmt.Errorf("get an access token for service account %q: %w: malformed token document", p.opts.ServiceAccount, ErrMetadata)
 	case t.AccessToken == "":
-		return nil, fmt.Errorf("get an access token for service account %q: %w: no access_token", p.account, ErrMetadata)
+		return nil, fmt.Errorf("get an access token for service account %q: %w: no access_token", p.opts.ServiceAccount, ErrMetadata)
 	case t.ExpiresIn <= 0:
-		return nil, fmt.Errorf("get an access token for service account %q: %w: expires_in %d", p.account, ErrMetadata, t.ExpiresIn)
+		return nil, fmt.Errorf("get an access token for service account %q: %w: expires_in %d", p.opts.ServiceAccount, ErrMetadata, t.ExpiresIn)
 	case t.TokenType != "" && !strings.EqualFold(t.TokenType, "Bearer"):
-		return nil, fmt.Errorf("get an access token for service account %q: %w: token_type %q, want Bearer", p.account, ErrMetadata, oneWord(t.TokenType))
+		return nil, fmt.Errorf("get an access token for service account %q: %w: token_type %q, want Bearer", p.opts.ServiceAccount, ErrMetadata, oneWord(t.TokenType))
 	}
 	return tokenEntry(t.AccessToken, now, now.Add(time.Duration(t.ExpiresIn)*time.Second)), nil
 }

@@ -114,11 +114,11 @@ func gkeAudience(provider, project string) (string, error) {
 // applyCachePolicy overrides resp's cacheKeyType and cacheDuration as configured, never past
 // the duration the provider computed (the time its token stays fresh).
 func (p *Provider) applyCachePolicy(resp *providers.Response) {
-	if p.cacheKeyType != "" {
-		resp.CacheKeyType = p.cacheKeyType
+	if p.opts.CacheKeyType != "" {
+		resp.CacheKeyType = p.opts.CacheKeyType
 	}
-	if p.cacheDuration != nil && (resp.CacheDuration == nil || *p.cacheDuration < resp.CacheDuration.Duration) {
-		resp.CacheDuration = providers.CacheFor(*p.cacheDuration)
+	if p.opts.CacheDuration != nil && (resp.CacheDuration == nil || *p.opts.CacheDuration < resp.CacheDuration.Duration) {
+		resp.CacheDuration = providers.CacheFor(*p.opts.CacheDuration)
 	}
 }
 

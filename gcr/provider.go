@@ -32,22 +32,16 @@ const tokenKey = "token"
 
 // Provider answers the kubelet for Google's registries. Build it with New.
 type Provider struct {
-	flow            AuthFlow
-	account         string
-	patterns        []string
-	audience        string // "" when workload identity is off
-	gkeImagePull    bool   // audience is GKE's workload identity image pull (--identity-provider)
-	cacheKeyType    providers.CacheKeyType
-	cacheDuration   *time.Duration
-	stsURL, iamURL  string
-	metadataTimeout time.Duration
-	urlTimeout      time.Duration
-	httpTimeout     time.Duration
-	cache           *cache.Cache
-	now             func() time.Time
-	log             *slog.Logger
-	retryPause      time.Duration
-	throttle        throttle.Policy // STS's and IAM's 429s
+	// opts are the options New was given, defaults filled in.
+	opts           Options
+	patterns       []string
+	audience       string // "" when workload identity is off
+	gkeImagePull   bool   // audience is GKE's workload identity image pull (--identity-provider)
+	stsURL, iamURL string
+	cache          *cache.Cache
+	log            *slog.Logger
+	retryPause     time.Duration
+	throttle       throttle.Policy // STS's and IAM's 429s
 
 	metadata   func() *metadata.Client // built on first use: a warm cache never needs it
 	httpClient func() *http.Client
@@ -59,35 +53,30 @@ var _ providers.Provider = (*Provider)(nil)
 // Google's APIs are called only when the shared cache holds no fresh answer.
 func New(opts Options) (*Provider, error) {
 	p := &Provider{
-		flow:            opts.AuthFlow,
-		account:         opts.ServiceAccount,
-		metadataTimeout: opts.MetadataTimeout,
-		urlTimeout:      opts.DockercfgURLTimeout,
-		httpTimeout:     opts.HTTPTimeout,
-		now:             opts.Now,
-		log:             providers.OrDiscard(opts.Logger),
-		retryPause:      200 * time.Millisecond,
+		opts:       opts,
+		log:        providers.OrDiscard(opts.Logger),
+		retryPause: 200 * time.Millisecond,
 	}
-	if p.flow == "" {
-		p.flow = FlowGCR
+	if p.opts.AuthFlow == "" {
+		p.opts.AuthFlow = FlowGCR
 	}
-	if err := p.flow.validate(); err != nil {
+	if err := p.opts.AuthFlow.validate(); err != nil {
 		return nil, fmt.Errorf("--auth-flow: %w", err)
 	}
-	if p.account == "" {
-		p.account = DefaultServiceAccount
+	if p.opts.ServiceAccount == "" {
+		p.opts.ServiceAccount = DefaultServiceAccount
 	}
-	if p.account != "default" && !accountRE().MatchString(p.account) {
-		return nil, fmt.Errorf("%w: --service-account %q: want \"default\" or an email", ErrInvalidOption, p.account)
+	if p.opts.ServiceAccount != "default" && !accountRE().MatchString(p.opts.ServiceAccount) {
+		return nil, fmt.Errorf("%w: --service-account %q: want \"default\" or an email", ErrInvalidOption, p.opts.ServiceAccount)
 	}
 	for _, d := range []struct {
 		v    *time.Duration
 		def  time.Duration
 		name string
 	}{
-		{&p.metadataTimeout, DefaultMetadataTimeout, "metadata-timeout"},
-		{&p.urlTimeout, DefaultDockercfgURLTimeout, "dockercfg-url-timeout"},
-		{&p.httpTimeout, DefaultHTTPTimeout, "http-timeout"},
+		{&p.opts.MetadataTimeout, DefaultMetadataTimeout, "metadata-timeout"},
+		{&p.opts.DockercfgURLTimeout, DefaultDockercfgURLTimeout, "dockercfg-url-timeout"},
+		{&p.opts.HTTPTimeout, DefaultHTTPTimeout, "http-timeout"},
 	} {
 		switch {
 		case *d.v < 0:
@@ -123,7 +112,6 @@ func New(opts Options) (*Provider, error) {
 	if opts.CacheDuration != nil && *opts.CacheDuration < 0 {
 		return nil, fmt.Errorf("%w: cache duration must not be negative", ErrInvalidOption)
 	}
-	p.cacheKeyType, p.cacheDuration = opts.CacheKeyType, opts.CacheDuration
 	sts, iam := opts.STSEndpoint, opts.IAMCredentialsEndpoint
 	if sts == "" {
 		sts = DefaultSTSEndpoint
@@ -141,12 +129,12 @@ func New(opts Options) (*Provider, error) {
 	}
 	p.iamURL = strings.TrimSuffix(u.String(), "/")
 
-	if p.now == nil {
-		p.now = time.Now
+	if p.opts.Now == nil {
+		p.opts.Now = time.Now
 	}
 	copts := opts.Cache
 	if copts.Now == nil {
-		copts.Now = p.now
+		copts.Now = p.opts.Now
 	}
 	if copts.Logger == nil {
 		copts.Logger = opts.Logger
@@ -202,20 +190,20 @@ func (p *Provider) provide(ctx context.Context, req *providers.Request) (*provid
 		// no token is not one to answer with the node's identity.
 		return nil, fmt.Errorf("%w: the request has service account annotations but no service account token; refusing to answer with the node's identity", ErrWorkloadIdentityDisabled)
 	}
-	switch p.flow {
+	switch p.opts.AuthFlow {
 	case FlowDockercfg, FlowDockercfgURL:
 		d, err := p.dockercfg(ctx)
 		if err != nil {
 			return nil, err
 		}
-		log.Log(ctx, providers.V(2), "gcr: docker config", "flow", p.flow, "source", d.result.Source, "freshFor", d.result.FreshFor)
+		log.Log(ctx, providers.V(2), "gcr: docker config", "flow", p.opts.AuthFlow, "source", d.result.Source, "freshFor", d.result.FreshFor)
 		return p.dockercfgResponse(ctx, image, d)
 	default:
 		r, err := p.nodeToken(ctx)
 		if err != nil {
 			return nil, err
 		}
-		log.Log(ctx, providers.V(2), "gcr: node token", "account", p.account, "source", r.Source, "freshFor", r.FreshFor)
+		log.Log(ctx, providers.V(2), "gcr: node token", "account", p.opts.ServiceAccount, "source", r.Source, "freshFor", r.FreshFor)
 		return p.tokenResponse(r)
 	}
 }

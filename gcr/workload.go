@@ -59,13 +59,13 @@ func (p *Provider) workloadToken(ctx context.Context, req *providers.Request) (*
 			return nil, err
 		}
 		if gsa == "" {
-			return tokenEntry(fed, p.now(), exp), nil
+			return tokenEntry(fed, p.opts.Now(), exp), nil
 		}
 		at, exp, err := p.impersonate(ctx, fed, gsa)
 		if err != nil {
 			return nil, err
 		}
-		return tokenEntry(at, p.now(), exp), nil
+		return tokenEntry(at, p.opts.Now(), exp), nil
 	})
 }
 
@@ -79,7 +79,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 		"subject_token_type":   {tokenTypeJWT},
 		"subject_token":        {subjectToken},
 	}.Encode()
-	a, err := p.sendThrottled(ctx, p.httpTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
+	a, err := p.sendThrottled(ctx, p.opts.HTTPTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.stsURL, strings.NewReader(form))
 		if err != nil {
 			return nil, err
@@ -94,7 +94,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 	if err != nil {
 		return fail("%v", err)
 	}
-	now := p.now()
+	now := p.opts.Now()
 	if a.status != http.StatusOK {
 		var e struct {
 			Error string `json:"error"`
@@ -129,7 +129,7 @@ func (p *Provider) exchange(ctx context.Context, subjectToken string) (string, t
 func (p *Provider) impersonate(ctx context.Context, bearer, gsa string) (string, time.Time, error) {
 	u := p.iamURL + "/v1/projects/-/serviceAccounts/" + url.PathEscape(gsa) + ":generateAccessToken"
 	body, _ := json.Marshal(map[string]any{"scope": []string{ScopeCloudPlatform}, "lifetime": impersonationLifetime})
-	a, err := p.sendThrottled(ctx, p.httpTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
+	a, err := p.sendThrottled(ctx, p.opts.HTTPTimeout, maxResponseBytes, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
