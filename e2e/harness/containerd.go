@@ -39,6 +39,11 @@ type ContainerdOptions struct {
 	Debug bool
 	// StartTimeout bounds the wait for the CRI to answer. Zero: 60 seconds.
 	StartTimeout time.Duration
+	// SandboxImage is the CRI's sandbox_image, the image of every pod's sandbox container,
+	// for a node that runs pods (a kubelet on this containerd). "": containerd's default
+	// (registry.k8s.io/pause), which cannot be pulled on a loopback-only machine: a node
+	// suite pulls or imports its own first.
+	SandboxImage string
 }
 
 // Containerd is a containerd started for the tests, with its CRI plugin on a socket of its
@@ -89,11 +94,15 @@ func ContainerdUnavailable(binary string) string {
 // plugin's image service is used: the native snapshotter unpacks by copying (no mount), the
 // CNI directories are empty (no pod network; pulls need none), and registry hosts come from
 // config_path only, never from the node's /etc/containerd.
-func containerdConfig(dir string, debug bool) string {
+func containerdConfig(dir string, debug bool, sandboxImage string) string {
 	q := strconv.Quote
 	level := "info"
 	if debug {
 		level = "debug"
+	}
+	sandbox := ""
+	if sandboxImage != "" {
+		sandbox = "\n  sandbox_image = " + q(sandboxImage)
 	}
 	return fmt.Sprintf(`version = 2
 root = %s
@@ -126,7 +135,9 @@ disabled_plugins = [
 
 [plugins."io.containerd.grpc.v1.cri"]
   disable_apparmor = true
-  restrict_oom_score_adj = true
+  # No CAP_SYS_RESOURCE in a test machine's container: a sandbox's negative oom_score_adj
+  # would make runc's init fail ("can't get final child's PID from pipe").
+  restrict_oom_score_adj = true%s
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
 
@@ -142,7 +153,7 @@ disabled_plugins = [
 `,
 		q(filepath.Join(dir, "root")), q(filepath.Join(dir, "state")),
 		q(filepath.Join(dir, "containerd.sock")), q(filepath.Join(dir, "containerd.ttrpc.sock")),
-		q(level), q(filepath.Join(dir, "opt")),
+		q(level), q(filepath.Join(dir, "opt")), sandbox,
 		q(filepath.Join(dir, "cni", "bin")), q(filepath.Join(dir, "cni", "conf")),
 		q(filepath.Join(dir, "certs.d")))
 }
@@ -179,7 +190,7 @@ func StartContainerd(ctx context.Context, opts ContainerdOptions) (*Containerd, 
 		}
 	}
 	configPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(configPath, []byte(containerdConfig(dir, opts.Debug)), 0o600); err != nil {
+	if err := os.WriteFile(configPath, []byte(containerdConfig(dir, opts.Debug, opts.SandboxImage)), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("harness: containerd: %w", err)
 	}

@@ -415,6 +415,13 @@ func (r *Registry) Push(ctx context.Context, repo, tag string) (v1.Hash, error) 
 	if err != nil {
 		return v1.Hash{}, err
 	}
+	return r.PushImage(ctx, repo, tag, img)
+}
+
+// PushImage writes img to repo:tag on this registry (as a user of its own) and returns its
+// digest: for an image that must run (a node suite's busybox image), where Push's random
+// layers would not.
+func (r *Registry) PushImage(ctx context.Context, repo, tag string, img v1.Image) (v1.Hash, error) {
 	ref, err := name.NewTag(r.Addr + "/" + repo + ":" + tag)
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("harness: push %s:%s: %w", repo, tag, err)
