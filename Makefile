@@ -8,7 +8,7 @@ COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
 BINARIES  := acr-credential-provider dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
 
-.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e bench bench-quick release release-repro clean
+.PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e node-e2e bench bench-quick release release-repro clean
 
 all: build
 
@@ -46,6 +46,13 @@ e2e:
 
 kubelet-e2e:
 	cd e2e/kubelet && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## node-e2e: the real-node suite (root, containerd, runc, busybox-static): the kubelet binary,
+## standalone with static pods and containerd's CRI, runs private-image pods through the plugins.
+## Not part of `make test`. The kubelet binary is cached under $$PULLKEYS_NODE_CACHE or the user
+## cache directory.
+node-e2e:
+	cd e2e/kubelet && $(GO) vet ./node && PULLKEYS_NODE_E2E=1 $(GO) test -count=1 -v -timeout 20m ./node
 
 ## bench: whole-process benchmarks against the floor; writes docs/benchmarks.md
 bench:
