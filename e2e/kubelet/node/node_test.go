@@ -173,6 +173,9 @@ type nodeOptions struct {
 	registry  *harness.Registry
 	providers []harness.Provider
 	env       []string // the kubelet's environment besides PATH and HOME; plugins inherit it
+	// serve are registry host names (gcr.io, an ECR host) containerd pulls from the loopback
+	// registry, as if DNS pointed them at it (harness.Containerd.Serve).
+	serve []string
 }
 
 // startNode starts containerd (the sandbox image pulled from the registry) and the kubelet
@@ -205,7 +208,7 @@ func startNode(t *testing.T, opts nodeOptions) *node {
 	}
 	n := &node{t: t, ctrd: ctrd, exited: make(chan struct{}), klog: &syncBuffer{}}
 	t.Cleanup(n.close)
-	if err := ctrd.Serve(opts.registry, opts.registry.Addr); err != nil {
+	if err := ctrd.Serve(opts.registry, append([]string{opts.registry.Addr}, opts.serve...)...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ctrd.Pull(ctx, sandboxRef, &runtimeapi.AuthConfig{Username: sandboxUser.Username, Password: sandboxUser.Password}); err != nil {
@@ -332,7 +335,8 @@ type result struct {
 }
 
 // waitPod waits (bounded) until the container of pod name logged want, or the kubelet logged
-// a pull failure for image, and returns what it saw.
+// a pull failure for image (its "Failed to pull image" event and its ErrImagePull error), and
+// returns what it saw.
 func (n *node) waitPod(name, image, want string, timeout time.Duration) result {
 	n.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -350,7 +354,10 @@ func (n *node) waitPod(name, image, want string, timeout time.Duration) result {
 			}
 		}
 		res.pullFailures = pullFailures(n.klog.String(), image)
-		if want != "" && strings.Contains(res.containerLog, want) || len(res.pullFailures) > 0 {
+		failed := strings.Join(res.pullFailures, "\n")
+		// Both the event and the pod worker's error: they are logged apart, in either order.
+		if want != "" && strings.Contains(res.containerLog, want) ||
+			strings.Contains(failed, "Failed to pull image") && strings.Contains(failed, "ErrImagePull") {
 			return res
 		}
 		select {
@@ -363,6 +370,19 @@ func (n *node) waitPod(name, image, want string, timeout time.Duration) result {
 				name, want, timeout, res.containerLog, tail(n.klog.String(), 60))
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// waitLog waits (bounded) until the container of pod name logged want, through pull
+// failures and the kubelet's back-off, and returns its log.
+func (n *node) waitLog(name, want string, timeout time.Duration) string {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		res := n.waitPod(name, "\x00none", want, time.Until(deadline))
+		if strings.Contains(res.containerLog, want) {
+			return res.containerLog
+		}
 	}
 }
 
