@@ -25,9 +25,9 @@ const ecrHost = ecrtest.DefaultAccount + ".dkr.ecr.us-east-1.amazonaws.com"
 // at the kubelet's exec (ecr).
 func TestPrivateImageCloudProviders(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		host  string
-		repo  string
+		name string
+		host string
+		repo string
 		// setup starts the cloud's fake and returns the provider entry and the secrets the
 		// fake issued so far (the registry must have seen one of them).
 		setup func(t *testing.T, reg *harness.Registry) (harness.Provider, func() []string)
