@@ -208,6 +208,7 @@ func startNode(t *testing.T, opts nodeOptions) *node {
 	}
 	n := &node{t: t, ctrd: ctrd, exited: make(chan struct{}), klog: &syncBuffer{}}
 	t.Cleanup(n.close)
+	t.Cleanup(removeHostLeftovers(t))
 	if err := ctrd.Serve(opts.registry, append([]string{opts.registry.Addr}, opts.serve...)...); err != nil {
 		t.Fatal(err)
 	}
@@ -441,6 +442,30 @@ func (n *node) close() {
 		unmountUnder(n.t, n.dir)
 		if err := os.RemoveAll(n.dir); err != nil {
 			n.t.Errorf("clean-up: %v", err)
+		}
+	}
+}
+
+// hostKubeletDir is where the kubelet keeps its device plugin sockets whatever its --root-dir:
+// it creates hostKubeletDir/device-plugins on the host.
+const hostKubeletDir = "/var/lib/kubelet"
+
+// removeHostLeftovers returns a clean-up that removes what the kubelet creates outside its
+// --root-dir and was not there before: /var/lib/kubelet/device-plugins, and /var/lib/kubelet
+// itself when the test made it.
+func removeHostLeftovers(t *testing.T) func() {
+	_, errDir := os.Stat(hostKubeletDir)
+	plugins := filepath.Join(hostKubeletDir, "device-plugins")
+	_, errPlugins := os.Stat(plugins)
+	return func() {
+		if errPlugins == nil {
+			return
+		}
+		if err := os.RemoveAll(plugins); err != nil {
+			t.Errorf("clean-up: %v", err)
+		}
+		if errDir != nil {
+			_ = os.Remove(hostKubeletDir) // only when empty: another test's files stay
 		}
 	}
 }
