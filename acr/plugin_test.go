@@ -90,7 +90,7 @@ func TestPluginRegistryMirror(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	bad := []string{cfg, "--registry-mirror=mcr.microsoft.com:" + acrtest.LoginServer + ".evil.example"}
+	bad := []string{cfg, "--registry-mirror=mcr.microsoft.com:" + acrtest.LoginServer + ".evil.example", "--cache-dir=" + t.TempDir()}
 	in = strings.NewReader(`{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"mcr.microsoft.com/dotnet/runtime"}`)
 	code := providers.Execute(context.Background(), acr.Plugin(), bad, in, &stdout, &stderr)
 	if code == 0 || stdout.Len() != 0 {
