@@ -3,6 +3,7 @@ package acr
 import (
 	"context"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/satoken"
 	"os"
 	"strings"
 
@@ -183,7 +184,7 @@ func (p *Provider) podIdentity(req *providers.Request) (*identity, error) {
 	return &identity{
 		kind:     kindWorkload,
 		describe: fmt.Sprintf("%s (client %s, tenant %s)", kindWorkload, client, tenant),
-		key:      []string{"wi", tenant, strings.ToLower(client), serviceAccountID(token)},
+		key:      []string{"wi", tenant, strings.ToLower(client), satoken.ID(token)},
 		tenant:   tenant,
 		newCred: func(p *Provider, authority string) (azcore.TokenCredential, error) {
 			return azidentity.NewClientAssertionCredential(tenant, client, func(context.Context) (string, error) { return token, nil },

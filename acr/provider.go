@@ -244,7 +244,7 @@ func (p *Provider) Provide(ctx context.Context, req *providers.Request) (*provid
 	authority := p.authorityFor(reg)
 	log := p.logger(ctx)
 	key := cache.NewKey(append([]string{"acr", "v1", "refresh", reg.LoginServer, p.exchangeEndpoint, authority}, id.key...)...)
-	r, err := p.getOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
+	r, err := p.cache.GetOrFetchOwnError(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
 		aad, err := p.cachedAADToken(ctx, id, authority)
 		if err != nil {
 			return nil, err
@@ -292,7 +292,7 @@ const tokenKey = "token"
 // pulling from several registries asks AAD once.
 func (p *Provider) cachedAADToken(ctx context.Context, id *identity, authority string) (cache.Credentials, error) {
 	key := cache.NewKey(append([]string{"acr", "v1", "aad", authority}, id.key...)...)
-	r, err := p.getOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
+	r, err := p.cache.GetOrFetchOwnError(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
 		tok, err := p.aadToken(ctx, id, authority)
 		if err != nil {
 			return nil, err
@@ -326,30 +326,6 @@ func (p *Provider) logger(ctx context.Context) *slog.Logger {
 		return l
 	}
 	return p.log
-}
-
-// getOrFetch is cache.GetOrFetch that returns the fetch's own error unwrapped from the cache's
-// context when this call ran the fetch.
-func (p *Provider) getOrFetch(ctx context.Context, key cache.Key, fetch func(context.Context) (*cache.Entry, error)) (*cache.Result, error) {
-	var (
-		mu       sync.Mutex
-		fetchErr error
-	)
-	r, err := p.cache.GetOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
-		e, err := fetch(ctx)
-		mu.Lock()
-		fetchErr = err
-		mu.Unlock()
-		return e, err
-	})
-	if err != nil {
-		mu.Lock()
-		defer mu.Unlock()
-		if fetchErr != nil && errors.Is(err, fetchErr) {
-			return nil, fetchErr
-		}
-	}
-	return r, err
 }
 
 // endpoint checks an endpoint override: https, or http on a loopback address, so that a token

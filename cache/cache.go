@@ -545,3 +545,28 @@ func (c *Cache) memDelete(key Key) {
 	defer c.mu.Unlock()
 	delete(c.mem, key.enc)
 }
+
+// GetOrFetchOwnError is GetOrFetch, except that when this call ran fetch and it failed with
+// nothing stale to serve, the error is fetch's own, not wrapped in the cache's context: the
+// providers' errors then read the same whether or not a cache sits in between.
+func (c *Cache) GetOrFetchOwnError(ctx context.Context, key Key, fetch func(ctx context.Context) (*Entry, error)) (*Result, error) {
+	var (
+		mu       sync.Mutex // the fetch may outlive this call when ctx ends first
+		fetchErr error
+	)
+	r, err := c.GetOrFetch(ctx, key, func(ctx context.Context) (*Entry, error) {
+		e, err := fetch(ctx)
+		mu.Lock()
+		fetchErr = err
+		mu.Unlock()
+		return e, err
+	})
+	if err != nil {
+		mu.Lock()
+		defer mu.Unlock()
+		if fetchErr != nil && errors.Is(err, fetchErr) {
+			return nil, fetchErr
+		}
+	}
+	return r, err
+}

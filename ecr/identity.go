@@ -2,11 +2,10 @@ package ecr
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pullkeys/pullkeys/internal/satoken"
 	"io"
 	"os"
 	"path/filepath"
@@ -78,50 +77,18 @@ func ValidateRoleARN(arn string) error {
 	return nil
 }
 
-// saClaims are the claims of a Kubernetes service account token that identify it. They are
-// read without verifying the signature: the token comes from the kubelet, and STS verifies it
-// before any credentials are issued for it.
-type saClaims struct {
-	Issuer   string          `json:"iss"`
-	Subject  string          `json:"sub"`
-	Audience json.RawMessage `json:"aud"`
-	K8s      struct {
-		Namespace      string `json:"namespace"`
-		ServiceAccount struct {
-			Name string `json:"name"`
-			UID  string `json:"uid"`
-		} `json:"serviceaccount"`
-	} `json:"kubernetes.io"`
-}
-
 // parseClaims decodes the payload of a JWT. ok is false for anything that is not a JWT with
 // a subject.
-func parseClaims(token string) (c saClaims, ok bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 || len(parts[1]) > 64<<10 {
-		return c, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return c, false
-	}
-	if err := json.Unmarshal(payload, &c); err != nil || c.Subject == "" {
-		return saClaims{}, false
+func parseClaims(token string) (satoken.Claims, bool) {
+	c, ok := satoken.Parse(token)
+	if !ok || c.Subject == "" {
+		return satoken.Claims{}, false
 	}
 	return c, true
 }
 
-// serviceAccountID returns a hash that names the service account a token was issued for (its
-// issuer, subject, UID and audience), so that the tokens the kubelet mints again and again
-// for one service account share one cache entry. A token that is not a readable JWT is named
-// by its own hash.
-func serviceAccountID(token string) string {
-	c, ok := parseClaims(token)
-	if !ok {
-		return cache.HashIdentity("token\x00" + token)
-	}
-	return cache.HashIdentity(joinParts("sa", c.Issuer, c.Subject, c.K8s.ServiceAccount.UID, string(c.Audience)))
-}
+// serviceAccountID names the service account of a token for cache keys (satoken.ID).
+func serviceAccountID(token string) string { return satoken.ID(token) }
 
 // sessionName returns the RoleSessionName for a token: pullkeys-<namespace>-<name> for a
 // service account token, cut to STS's 64 characters, else "pullkeys". It shows in CloudTrail.

@@ -34,7 +34,7 @@ type dockercfgResult struct {
 // cache.
 func (p *Provider) dockercfg(ctx context.Context) (*dockercfgResult, error) {
 	key := cache.NewKey("gcr", "v1", string(p.opts.AuthFlow), metadataHost())
-	r, err := p.getOrFetch(ctx, key, p.fetchDockercfg)
+	r, err := p.cache.GetOrFetchOwnError(ctx, key, p.fetchDockercfg)
 	if err != nil {
 		return nil, err
 	}

@@ -181,7 +181,7 @@ func causeOf(err error) string {
 // fetch (scopes and token, read together) per half-life per node.
 func (p *Provider) nodeToken(ctx context.Context) (*cache.Result, error) {
 	key := cache.NewKey("gcr", "v1", "node-token", metadataHost(), p.opts.ServiceAccount)
-	return p.getOrFetch(ctx, key, p.fetchNodeToken)
+	return p.cache.GetOrFetchOwnError(ctx, key, p.fetchNodeToken)
 }
 
 // fetchNodeToken reads the account's scopes and its token at the same time, one round trip

@@ -2,7 +2,6 @@ package gcr
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -278,26 +277,3 @@ func tokenEntry(token string, fetchedAt, expiresAt time.Time) *cache.Entry {
 	}
 }
 
-// getOrFetch is cache.GetOrFetch that returns the fetch's own error unwrapped from the cache's
-// context when this call ran the fetch.
-func (p *Provider) getOrFetch(ctx context.Context, key cache.Key, fetch func(context.Context) (*cache.Entry, error)) (*cache.Result, error) {
-	var (
-		mu       sync.Mutex // the fetch may outlive this call when ctx ends first
-		fetchErr error
-	)
-	r, err := p.cache.GetOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
-		e, err := fetch(ctx)
-		mu.Lock()
-		fetchErr = err
-		mu.Unlock()
-		return e, err
-	})
-	if err != nil {
-		mu.Lock()
-		defer mu.Unlock()
-		if fetchErr != nil && errors.Is(err, fetchErr) {
-			return nil, fetchErr
-		}
-	}
-	return r, err
-}

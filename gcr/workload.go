@@ -53,7 +53,7 @@ func (p *Provider) workloadToken(ctx context.Context, req *providers.Request) (*
 	}
 	key := cache.NewKey("gcr", "v1", "workload", p.audience, p.stsURL, p.iamURL, gsa, cache.HashIdentity(req.ServiceAccountToken))
 	token := req.ServiceAccountToken
-	return p.getOrFetch(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
+	return p.cache.GetOrFetchOwnError(ctx, key, func(ctx context.Context) (*cache.Entry, error) {
 		fed, exp, err := p.exchange(ctx, token)
 		if err != nil {
 			return nil, err
