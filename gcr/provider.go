@@ -276,4 +276,3 @@ func tokenEntry(token string, fetchedAt, expiresAt time.Time) *cache.Entry {
 		ExpiresAt: expiresAt,
 	}
 }
-
