@@ -2,15 +2,16 @@ package acr
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/pullkeys/pullkeys/providers/keyring"
 )
 
 // Login server names: 5 to 50 letters and digits, as Azure allows for a registry's name.
 const (
 	minNameLen = 5
 	maxNameLen = 50
-	// maxHostLen bounds the host ParseHost looks at (a DNS name, a colon and a port).
-	maxHostLen = 253 + 6
 )
 
 // Registry is an ACR login server as ParseHost took it apart.
@@ -47,7 +48,7 @@ func MatchImages(suffixes ...string) []string {
 	all := DefaultSuffixes()
 	for _, s := range suffixes {
 		s = strings.ToLower(strings.TrimPrefix(s, "."))
-		if !contains(all, s) {
+		if !slices.Contains(all, s) {
 			all = append(all, s)
 		}
 	}
@@ -105,30 +106,10 @@ func ParseHost(host string, extra ...string) (Registry, error) {
 }
 
 func parseHost(host string, extra []string) (Registry, string) {
-	if host == "" {
-		return Registry{}, "empty host"
+	name, why := keyring.HTTPSHostName(host)
+	if why != "" {
+		return Registry{}, why
 	}
-	if len(host) > maxHostLen {
-		return Registry{}, "host too long"
-	}
-	name := host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		name = host[:i]
-		if host[i+1:] != "443" {
-			return Registry{}, "login servers are served on the default HTTPS port only"
-		}
-	}
-	// ASCII only, lowered by hand: strings.ToLower would turn the Kelvin sign into "k".
-	b := []byte(name)
-	for i, c := range b {
-		switch {
-		case c >= 0x80:
-			return Registry{}, "non-ASCII character in host"
-		case 'A' <= c && c <= 'Z':
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	name = string(b)
 	first, suffix, ok := strings.Cut(name, ".")
 	if !ok {
 		return Registry{}, "not <name>.azurecr.io"
@@ -157,13 +138,4 @@ func parseHost(host string, extra []string) (Registry, string) {
 		}
 	}
 	return reg, ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

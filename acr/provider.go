@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,7 +144,7 @@ func New(opts Options) (*Provider, error) {
 			return nil, fmt.Errorf("acr: %w", err)
 		}
 		s = strings.TrimPrefix(s, ".")
-		if !contains(p.suffixes, s) && !contains(DefaultSuffixes(), s) {
+		if !slices.Contains(p.suffixes, s) && !slices.Contains(DefaultSuffixes(), s) {
 			p.suffixes = append(p.suffixes, s)
 		}
 	}

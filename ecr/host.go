@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/pullkeys/pullkeys/providers/keyring"
 )
 
 // ErrNotECR is returned (wrapped) for a registry host that is not an ECR registry. No
@@ -97,9 +99,6 @@ func MatchImages() []string {
 	return append(out, PublicHost, PublicAliasHost)
 }
 
-// maxHostLen bounds the host ParseHost looks at (a DNS name, a colon and a port).
-const maxHostLen = 253 + 6
-
 // ParseHost parses a registry host (as the kubelet keys registries: host with optional port)
 // as an ECR registry. Accepted, case-insensitively and on the default HTTPS port only:
 //
@@ -127,31 +126,10 @@ func ParseHost(host string) (Registry, error) {
 }
 
 func parseHost(host string) (Registry, string) {
-	if host == "" {
-		return Registry{}, "empty host"
+	name, why := keyring.HTTPSHostName(host)
+	if why != "" {
+		return Registry{}, why
 	}
-	if len(host) > maxHostLen {
-		return Registry{}, "host too long"
-	}
-	name := host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		name = host[:i]
-		if port := host[i+1:]; port != "443" {
-			return Registry{}, "ECR registries are served on the default HTTPS port only"
-		}
-	}
-	// ASCII only, lowered by hand: strings.ToLower would turn the Kelvin sign into "k" and
-	// let a host that is not the ECR one through.
-	b := []byte(name)
-	for i, c := range b {
-		switch {
-		case c >= 0x80:
-			return Registry{}, "non-ASCII character in host"
-		case 'A' <= c && c <= 'Z':
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	name = string(b)
 	if name == PublicHost || name == PublicAliasHost {
 		return Registry{Host: host, Public: true, Region: PublicRegion, Partition: "aws"}, ""
 	}
