@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -89,6 +90,7 @@ func kubeletBinary(t *testing.T) string {
 
 func buildKubelet(t *testing.T) (string, error) {
 	h := sha256.New()
+	h.Write([]byte("CGO_ENABLED=0 -trimpath\n")) // the build's flags: another build is another binary
 	for _, f := range []string{"../go.mod", "../go.sum"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -119,8 +121,11 @@ func buildKubelet(t *testing.T) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-o", tmp+string(filepath.Separator), "k8s.io/kubernetes/cmd/kubelet")
+	// Static, as Kubernetes releases build it (and as make kubelet-e2e compiles the same
+	// packages, so the compile cache is shared).
+	cmd := exec.Command("go", "build", "-trimpath", "-o", tmp+string(filepath.Separator), "k8s.io/kubernetes/cmd/kubelet")
 	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build k8s.io/kubernetes/cmd/kubelet: %v\n%s", err, out)
 	}
@@ -163,10 +168,13 @@ type node struct {
 	manifest string // staticPodPath
 	logsDir  string // podLogsDir
 	rootDir  string // --root-dir
-	ctrd     *harness.Containerd
-	kubelet  *exec.Cmd
-	exited   chan struct{}
-	klog     *syncBuffer
+	// kubeletConfig is the kubelet's --config file (a KubeletConfiguration).
+	kubeletConfig string
+	ctrd          *harness.Containerd
+	binDir        string // --image-credential-provider-bin-dir: a counting wrapper per provider
+	kubelet       *exec.Cmd
+	exited        chan struct{}
+	klog          *syncBuffer
 }
 
 type nodeOptions struct {
@@ -176,6 +184,16 @@ type nodeOptions struct {
 	// serve are registry host names (gcr.io, an ECR host) containerd pulls from the loopback
 	// registry, as if DNS pointed them at it (harness.Containerd.Serve).
 	serve []string
+	// configure, when set, runs once containerd is up and before the kubelet starts (to write
+	// hosts.toml files); the providers it returns join providers.
+	configure func(c *harness.Containerd) []harness.Provider
+	// aliases name provider binaries that are not pullkeys' own file names: alias → the
+	// plugin it runs (a second entry of one plugin with other args, as an operator may
+	// install it twice).
+	aliases map[string]string
+	// kubeletConfig is appended to the KubeletConfiguration (featureGates, the image
+	// credential verification policy).
+	kubeletConfig string
 }
 
 // startNode starts containerd (the sandbox image pulled from the registry) and the kubelet
@@ -229,21 +247,29 @@ func startNode(t *testing.T, opts nodeOptions) *node {
 			t.Fatal(err)
 		}
 	}
-	providerConfig := filepath.Join(n.dir, "credential-providers.yaml")
-	if err := harness.WriteConfig(providerConfig, opts.providers...); err != nil {
+	providers := opts.providers
+	if opts.configure != nil {
+		providers = append(slices.Clone(providers), opts.configure(ctrd)...)
+	}
+	n.binDir = filepath.Join(n.dir, "bin")
+	if err := writeCountingPlugins(n.binDir, plugins(t), providers, opts.aliases); err != nil {
 		t.Fatal(err)
 	}
-	kubeletConfig := filepath.Join(n.dir, "kubelet.yaml")
-	if err := os.WriteFile(kubeletConfig, []byte(kubeletConfigYAML(n, ctrd.Endpoint)), 0o600); err != nil {
+	providerConfig := filepath.Join(n.dir, "credential-providers.yaml")
+	if err := harness.WriteConfig(providerConfig, providers...); err != nil {
+		t.Fatal(err)
+	}
+	n.kubeletConfig = filepath.Join(n.dir, "kubelet.yaml")
+	if err := os.WriteFile(n.kubeletConfig, []byte(kubeletConfigYAML(n, ctrd.Endpoint)+opts.kubeletConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n.kubelet = exec.Command(bin,
-		"--config="+kubeletConfig,
+		"--config="+n.kubeletConfig,
 		"--root-dir="+n.rootDir,
 		"--cert-dir="+filepath.Join(n.dir, "pki"),
 		"--hostname-override="+n.name,
 		"--image-credential-provider-config="+providerConfig,
-		"--image-credential-provider-bin-dir="+plugins(t),
+		"--image-credential-provider-bin-dir="+n.binDir,
 		// V(3): the kubelet logs its events (no API server to send them to), among them
 		// "Failed to pull image …".
 		"--v=3",
@@ -303,9 +329,15 @@ evictionHard:
 `, n.manifest, n.logsDir, endpoint)
 }
 
-// pod is a static pod of one container on the host network (no CNI here).
+// pod is a static pod of one container on the host network (no CNI here). policy is its
+// imagePullPolicy; "" sets none, and the kubelet defaults the static pod as the API server
+// would (Always for :latest or no tag, else IfNotPresent).
 func (n *node) pod(name, image, policy string, command ...string) {
 	n.t.Helper()
+	pullPolicy := ""
+	if policy != "" {
+		pullPolicy = "\n    imagePullPolicy: " + policy
+	}
 	var cmd strings.Builder
 	for _, c := range command {
 		fmt.Fprintf(&cmd, "\n    - %q", c)
@@ -320,10 +352,9 @@ spec:
   restartPolicy: Never
   containers:
   - name: main
-    image: %q
-    imagePullPolicy: %s
+    image: %q%s
     command:%s
-`, name, image, policy, cmd.String())
+`, name, image, pullPolicy, cmd.String())
 	if err := os.WriteFile(filepath.Join(n.manifest, name+".yaml"), []byte(manifest), 0o644); err != nil {
 		n.t.Fatal(err)
 	}
