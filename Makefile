@@ -7,6 +7,10 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/pullkeys/pullkeys/providers.version=$(VERSION) -X github.com/pullkeys/pullkeys/providers.commit=$(COMMIT)
 BINARIES  := acr-credential-provider dockercfg-credential-provider ecr-credential-provider gcr-credential-provider pullkeys
+# Every build and test but the race tests compiles as a release does (static, -trimpath): what
+# is tested is what ships, and vet, the e2e suites and the binaries the tests build share one
+# compile cache (a fresh clone compiles each package once for them, once more for -race).
+SHIP      := CGO_ENABLED=0 GOFLAGS='$(strip $(shell $(GO) env GOFLAGS) -trimpath)'
 
 .PHONY: all build demo test check unit fuzz-short fuzz e2e kubelet-e2e node-e2e bench bench-quick release release-repro clean
 
@@ -20,20 +24,21 @@ build:
 ## demo: the whole chain on loopback: a registry with auth, the cloud fakes, a kubelet config,
 ## `pullkeys check` and a real pull with the returned credentials. No cloud account, no network.
 demo:
-	cd e2e && $(GO) run ./cmd/demo
+	cd e2e && $(SHIP) $(GO) run ./cmd/demo
 
-## test: everything CI runs (vet, gofmt, race tests, a short run of every fuzz target, e2e, the
-## kubelet-conformance suite).
-test: check unit fuzz-short e2e kubelet-e2e
+## test: vet, gofmt, the race tests (every fuzz target's seed corpus among them), e2e, the
+## kubelet-conformance suite. CI also runs fuzz-short and node-e2e, each as a step of its own.
+test: check unit e2e kubelet-e2e
 
 check:
-	$(GO) vet ./...
+	$(SHIP) $(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 unit:
-	$(GO) test -race -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
+## fuzz-short: every fuzz target of the main and e2e modules for FUZZTIME (3s) each
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
 
@@ -42,17 +47,17 @@ fuzz:
 	FUZZTIME=$${FUZZTIME:-2m} FUZZ_MODULES=". e2e e2e/kubelet" ./hack/fuzz.sh
 
 e2e:
-	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd e2e && $(SHIP) $(GO) vet ./... && $(SHIP) $(GO) test -count=1 ./...
 
 kubelet-e2e:
-	cd e2e/kubelet && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd e2e/kubelet && $(SHIP) $(GO) vet ./... && $(SHIP) $(GO) test -count=1 ./...
 
 ## node-e2e: the real-node suite (root, containerd, runc, busybox-static): the kubelet binary,
 ## standalone with static pods and containerd's CRI, runs private-image pods through the plugins.
 ## Not part of `make test`. The kubelet binary is cached under $$PULLKEYS_NODE_CACHE or the user
 ## cache directory.
 node-e2e:
-	cd e2e/kubelet && $(GO) vet ./node && PULLKEYS_NODE_E2E=1 $(GO) test -count=1 -v -timeout 20m ./node
+	cd e2e/kubelet && $(SHIP) $(GO) vet ./node && PULLKEYS_NODE_E2E=1 $(SHIP) $(GO) test -count=1 -v -timeout 20m ./node
 
 ## bench: whole-process benchmarks against the floor; writes docs/benchmarks.md
 bench:

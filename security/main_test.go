@@ -72,14 +72,15 @@ func binary(t testing.TB, name string) string {
 			buildErr = err
 			return
 		}
-		args := []string{"build", "-o", binDir + string(filepath.Separator)}
+		// Static and -trimpath, as a release builds.
+		args := []string{"build", "-trimpath", "-o", binDir + string(filepath.Separator)}
 		for _, b := range []string{acrBin, ecrBin, gcrBin, dockercfgBin, pullkeysBin} {
 			args = append(args, "./cmd/"+b)
 		}
 		args = append(args, "./security/testdata/"+rssrunBin)
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}

@@ -67,12 +67,14 @@ func Build(ctx context.Context, root, binDir string, pkgs ...string) error {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return fmt.Errorf("harness: build: %w", err)
 	}
-	args := append([]string{"build", "-o", binDir + string(filepath.Separator)}, pkgs...)
+	args := append([]string{"build", "-trimpath", "-o", binDir + string(filepath.Separator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	// No workspace: the main module builds with its own go.mod and go.sum, as committed
-	// (go build never edits them by default).
-	cmd.Env = append(os.Environ(), "GOWORK=off")
+	// (go build never edits them by default). Static and -trimpath, as a release builds: the
+	// binaries under test are the shipped ones, and the build shares the compile cache with
+	// `make test`'s other builds.
+	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

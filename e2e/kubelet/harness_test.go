@@ -151,7 +151,10 @@ func binary(t testing.TB, name string) string {
 	}
 	r := &buildResult{path: filepath.Join(b.dir, name)}
 	b.done[name] = r
-	cmd := exec.Command(goTool(), "build", "-o", b.dir+string(filepath.Separator))
+	// As a release builds (static, -trimpath): the binaries under test are the shipped ones,
+	// and the build shares the compile cache with `make test`'s other builds.
+	cmd := exec.Command(goTool(), "build", "-trimpath", "-o", b.dir+string(filepath.Separator))
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if name == FakePlugin {
 		cmd.Args = append(cmd.Args, "./testdata/fakeplugin")
 	} else {
