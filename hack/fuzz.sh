@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of the modules in FUZZ_MODULES (default: the main and e2e modules)
 # for FUZZTIME each (default 3s).
-# make test runs it briefly; make fuzz runs it for longer.
+# make fuzz-short (a step of .ci/run) runs it briefly; make fuzz runs it for longer.
 set -euo pipefail
 fuzztime=${FUZZTIME:-3s}
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -85,7 +85,7 @@ func TestMirrorNode(t *testing.T) {
 			continue
 		}
 		entry := l
-		for j := i + 1; j < len(lines) && strings.HasPrefix(lines[j], "\t"); j++ {
+		for j := i + 1; j < len(lines) && (strings.HasPrefix(lines[j], "\t") || strings.HasPrefix(lines[j], " >")); j++ {
 			entry += "\n" + lines[j]
 		}
 		provide = append(provide, entry)
