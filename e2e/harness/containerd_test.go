@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -168,6 +169,146 @@ func TestContainerdCredentialsReach(t *testing.T) {
 				t.Errorf("while the mirror served the pull, the recording upstream received %d requests, want none: %v", len(got), got)
 			}
 			t.Logf("the registry received: %v", seen)
+		})
+	}
+}
+
+// TestContainerdCredentialsReachByHostsFile pins, for each hosts.toml form of the table in
+// docs/mirrors.md ("Where containerd sends credentials"), which hosts containerd sends the
+// kubelet's credential to: a CRI AuthConfig with a user name and password and no server
+// address, as the kubelet builds it from a provider's answer. The mirror and the upstream are
+// recorders that ask for Basic auth; the mirror then answers 503, or is a closed port. The
+// upstream is the image's own host, 127.0.0.1:<port>, which containerd pulls from over plain
+// HTTP when no line of the file names it. No image exists anywhere, so every pull fails; what
+// matters is where the password went on the way.
+func TestContainerdCredentialsReachByHostsFile(t *testing.T) {
+	c := shared.Get(t)
+	ctx := context.Background()
+	host := func(url, ca string, overridePath bool) string {
+		s := fmt.Sprintf("\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", url, ca)
+		if overridePath {
+			s += "  override_path = true\n"
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		// hosts is the upstream's hosts.toml, given the mirror's URL, the upstream's URL and
+		// the file of the CA that signed the mirror's certificate.
+		hosts      func(mirror, upstream, ca string) string
+		mirrorDown bool   // the mirror is a closed port (connection refused)
+		mirrorPath string // the mirror's URL path, its API root with override_path; "": /v2
+		wantMirror bool   // the mirror receives the password
+		wantUp     bool   // the upstream receives the password; false: it receives no request at all
+		wantLog    string // containerd logs this during the pull
+	}{
+		{
+			name:       "no server line, mirror answers 503",
+			hosts:      func(m, _, ca string) string { return host(m, ca, false) },
+			wantMirror: true, wantUp: true,
+		},
+		{
+			name:       "no server line, mirror down",
+			hosts:      func(m, _, ca string) string { return host(m, ca, false) },
+			mirrorDown: true, wantUp: true,
+		},
+		{
+			name:       "server is the upstream, mirror answers 503",
+			hosts:      func(m, u, ca string) string { return fmt.Sprintf("server = %q\n", u) + host(m, ca, false) },
+			wantMirror: true, wantUp: true,
+		},
+		{
+			// containerd 1.6 refuses the file (invalid `host` tree) and pulls from the
+			// upstream alone.
+			name:   "server is the mirror, no host section",
+			hosts:  func(m, _, ca string) string { return fmt.Sprintf("server = %q\nca = %q\n", m, ca) },
+			wantUp: true, wantLog: "invalid `host` tree",
+		},
+		{
+			name:       "server and host are the mirror, mirror answers 503",
+			hosts:      func(m, _, ca string) string { return fmt.Sprintf("server = %q\nca = %q\n", m, ca) + host(m, ca, false) },
+			wantMirror: true,
+		},
+		{
+			name:       "server and host are the mirror, mirror down",
+			hosts:      func(m, _, ca string) string { return fmt.Sprintf("server = %q\nca = %q\n", m, ca) + host(m, ca, false) },
+			mirrorDown: true,
+		},
+		{
+			name: "server and host are the mirror with override_path, mirror answers 503",
+			hosts: func(m, _, ca string) string {
+				return fmt.Sprintf("server = %q\noverride_path = true\nca = %q\n", m, ca) + host(m, ca, true)
+			},
+			mirrorPath: "/v2/hub", wantMirror: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			password := "pw-" + RandomString(20)
+			auth := &runtimeapi.AuthConfig{Username: "mirror-user", Password: password}
+			mirror, err := StartRecorder(RecorderOptions{StatusWithCredential: http.StatusServiceUnavailable})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(mirror.Close)
+			if tt.mirrorDown {
+				mirror.Close() // nothing listens on its port any more
+			}
+			upstream, err := StartRecorder(RecorderOptions{PlainHTTP: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(upstream.Close)
+			ca, err := c.WriteCA(mirror.CA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hosts := tt.hosts("https://"+mirror.Addr+tt.mirrorPath, "http://"+upstream.Addr, ca)
+			file, err := c.WriteHostsFile(upstream.Addr, []byte(hosts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.RemoveHosts(upstream.Addr) })
+
+			image := upstream.Addr + "/library/nginx:1"
+			mark := c.LogMark()
+			_, pullErr := c.Pull(ctx, image, auth)
+			if pullErr == nil {
+				t.Fatalf("PullImage(%q) succeeded, want a failure: no host has the image", image)
+			}
+			report := func() string {
+				return fmt.Sprintf("%s:\n%s\nPullImage: %v\nmirror received: %v\nupstream received: %v\ncontainerd logged:\n%s",
+					file, hosts, pullErr, mirror.Requests(), upstream.Requests(), c.LogSince(mark))
+			}
+
+			root := "/v2"
+			if tt.mirrorPath != "" {
+				root = tt.mirrorPath
+			}
+			toMirror := Carrying(mirror.Requests(), password)
+			switch {
+			case tt.wantMirror && len(toMirror) == 0:
+				t.Errorf("the mirror did not receive the password, want it to; %s", report())
+			case !tt.wantMirror && len(mirror.Requests()) != 0:
+				t.Errorf("the mirror received %d request(s), want none; %s", len(mirror.Requests()), report())
+			}
+			for _, r := range toMirror {
+				if r.Auth.Scheme != "Basic" || r.Auth.User != auth.Username || !strings.HasPrefix(r.Path, root+"/library/nginx/") {
+					t.Errorf("the mirror received the password as %s for %q on %s %s, want Basic for %q under %s/library/nginx/",
+						r.Auth.Scheme, r.Auth.User, r.Method, r.Path, auth.Username, root)
+				}
+			}
+			toUpstream := Carrying(upstream.Requests(), password)
+			switch {
+			case tt.wantUp && len(toUpstream) == 0:
+				t.Errorf("the upstream did not receive the password, want it to; %s", report())
+			case !tt.wantUp && len(upstream.Requests()) != 0:
+				t.Errorf("the upstream received %d request(s), want none; %s", len(upstream.Requests()), report())
+			}
+			if tt.wantLog != "" && !strings.Contains(c.LogSince(mark), tt.wantLog) {
+				t.Errorf("containerd did not log %q; %s", tt.wantLog, report())
+			}
+			t.Logf("PullImage: %v; the password reached the mirror on %d request(s), the upstream on %d", pullErr, len(toMirror), len(toUpstream))
 		})
 	}
 }

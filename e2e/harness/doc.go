@@ -34,8 +34,10 @@
 // Every request the registry receives is recorded (Requests) with the host it asked for and
 // the credential it carried (Request.Auth: Basic, Bearer or a posted password grant), so a
 // test can tell which hosts received a credential (Carrying, ByHost). Recorded secrets print
-// as a mask. Recorder is a recording stand-in: a TLS server on loopback that records the same
-// way and answers every request with a 401, for a host that must receive nothing.
+// as a mask. Recorder is a recording stand-in: a TLS (or plain HTTP) server on loopback that
+// records the same way and answers every request with a 401, for a host that must receive
+// nothing, or with another status once a request carries a credential (a mirror that asks for
+// credentials and then fails).
 //
 // The registry logs through logrus's standard logger; StartRegistry points it at
 // RegistryOptions.Log, or discards it, process-wide.
