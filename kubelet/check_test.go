@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	configv1 "k8s.io/kubelet/config/v1"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -50,7 +51,7 @@ func credentials(img ImageReport) []string {
 
 func TestCheckMatching(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok", "fail")
+	bin := plugintest.BinDir(t, "ok", "fail")
 	r := runCheck(t, bin, CheckOptions{Images: []string{"nginx:1.2", "example.io:5000/team/app@sha256:" + strings.Repeat("a", 64)}},
 		prov("ok", providers.APIVersionV1, []string{"docker.io", "*.example.io:5000/team"}, "--auth=docker.io=hub-user:hub-password-123"),
 		prov("fail", providers.APIVersionV1, []string{"*.gcr.io", "example.io/team"}),
@@ -104,7 +105,7 @@ func TestCheckMatching(t *testing.T) {
 
 func TestCheckFailures(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok", "fail", "unknown-field", "wrong-version")
+	bin := plugintest.BinDir(t, "ok", "fail", "unknown-field", "wrong-version")
 	tests := []struct {
 		name      string
 		provider  Provider
@@ -137,9 +138,9 @@ func TestCheckFailures(t *testing.T) {
 
 func TestCheckDoesNotRunInvalidNames(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	escape := prov("ok", providers.APIVersionV1, []string{"docker.io"})
-	escape.Name = "../" + filepath.Base(bin) + "/" + fakePrefix + "ok"
+	escape.Name = "../" + filepath.Base(bin) + "/" + plugintest.Prefix + "ok"
 	r := runCheck(t, bin, CheckOptions{Images: []string{"nginx"}}, escape)
 	p := r.Images[0].Providers[0]
 	if p.Exec != nil || !strings.HasPrefix(p.Error, "not run: the name") {
@@ -152,7 +153,7 @@ func TestCheckDoesNotRunInvalidNames(t *testing.T) {
 
 func TestCheckInvalidImage(t *testing.T) {
 	t.Parallel()
-	r := runCheck(t, binDir(t), CheckOptions{Images: []string{"a//b"}}, prov("ok", providers.APIVersionV1, []string{"docker.io"}))
+	r := runCheck(t, plugintest.BinDir(t), CheckOptions{Images: []string{"a//b"}}, prov("ok", providers.APIVersionV1, []string{"docker.io"}))
 	if img := r.Images[0]; img.Status != StatusError || img.Error == "" {
 		t.Errorf("Check(a//b) = status %q, error %q; want %q and an error", img.Status, img.Error, StatusError)
 	}
@@ -160,7 +161,7 @@ func TestCheckInvalidImage(t *testing.T) {
 
 func TestCheckKubeletOrder(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok", "env")
+	bin := plugintest.BinDir(t, "ok", "env")
 	// Keys in reverse lexical order over all providers: the team's key before the registry's.
 	r := runCheck(t, bin, CheckOptions{Images: []string{"quay.io/team/app"}, ShowSecrets: true},
 		prov("ok", providers.APIVersionV1, []string{"quay.io"}, "--auth=quay.io=registry-user:pw1", "--auth=https://quay.io/v2/=ignored-dup:pw0"),
@@ -178,7 +179,7 @@ func TestCheckKubeletOrder(t *testing.T) {
 
 func TestCheckDockerHubFallback(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	r := runCheck(t, bin, CheckOptions{Images: []string{"nginx"}},
 		prov("ok", providers.APIVersionV1, []string{"docker.io"}, "--auth=https://index.docker.io/v1/=hub:pw"))
 	img := r.Images[0]
@@ -192,7 +193,7 @@ func TestCheckDockerHubFallback(t *testing.T) {
 
 func TestCheckMasking(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	p := prov("ok", providers.APIVersionV1, []string{"docker.io"})
 	p.Env = []configv1.ExecEnvVar{{Name: "FAKE_AUTH", Value: "docker.io=user:very-secret-password"}}
 	for _, show := range []bool{false, true} {
@@ -232,7 +233,7 @@ func TestMask(t *testing.T) {
 
 func TestCheckKubeletCache(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	execs := func(r *Report) []string {
 		var out []string
 		for _, img := range r.Images {
@@ -324,7 +325,7 @@ func TestCacheDuration(t *testing.T) {
 
 func TestCheckServiceAccount(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok", "echo-token")
+	bin := plugintest.BinDir(t, "ok", "echo-token")
 	withToken := func(p Provider, cacheType string, require bool, required, optional []string) Provider {
 		p.TokenAttributes = &configv1.ServiceAccountTokenAttributes{
 			ServiceAccountTokenAudience:          "registry.example",
@@ -426,9 +427,9 @@ func TestBuildRequestAnnotations(t *testing.T) {
 
 func TestCheckLoadsConfigPath(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	dir := t.TempDir()
-	path := writeFile(t, dir, "c.yaml", header+"providers:\n"+strings.Replace(provider(fakePrefix+"ok"), "*.example.io", "docker.io", 1)+provider("missing"))
+	path := writeFile(t, dir, "c.yaml", header+"providers:\n"+strings.Replace(provider(plugintest.Prefix+"ok"), "*.example.io", "docker.io", 1)+provider("missing"))
 	r, err := Check(context.Background(), CheckOptions{ConfigPath: path, BinDir: bin, Images: []string{"nginx"}, Now: fakeClock()})
 	if err != nil {
 		t.Fatalf("Check(%q) error = %v", path, err)
@@ -448,7 +449,7 @@ func TestCheckLoadsConfigPath(t *testing.T) {
 // can hold. Run with -update to rewrite the golden files.
 func TestReportGolden(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok", "fail", "garbage")
+	bin := plugintest.BinDir(t, "ok", "fail", "garbage")
 	failing := prov("fail", providers.APIVersionV1beta1, []string{"*.gcr.io", "gcr.io"})
 	failing.Env = []configv1.ExecEnvVar{{Name: "FAKE_SECRET", Value: "not-shown-here"}}
 	garbage := prov("garbage", providers.APIVersionV1alpha1, []string{"quay.io"})

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 )
 
 const header = "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\n"
@@ -363,7 +365,7 @@ func TestReadConfigDirectory(t *testing.T) {
 func TestCheckBinaries(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	writeFile(t, bin, "not-executable", "#!/bin/sh\n")
 	if err := os.Chmod(filepath.Join(bin, "not-executable"), 0o644); err != nil {
 		t.Fatal(err)
@@ -371,7 +373,7 @@ func TestCheckBinaries(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(bin, "a-directory"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := writeFile(t, dir, "c.yaml", header+"providers:\n"+provider(fakePrefix+"ok")+provider("missing")+provider("not-executable")+provider("a-directory")+provider("a/b"))
+	path := writeFile(t, dir, "c.yaml", header+"providers:\n"+provider(plugintest.Prefix+"ok")+provider("missing")+provider("not-executable")+provider("a-directory")+provider("a/b"))
 	_, problems := LoadConfig(path, bin)
 	var got []string
 	for _, p := range problems {
@@ -396,13 +398,13 @@ func TestCheckBinaries(t *testing.T) {
 
 func TestFindBinary(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	tests := []struct {
 		name    string
 		binary  string
 		wantErr error
 	}{
-		{name: "found", binary: fakePrefix + "ok"},
+		{name: "found", binary: plugintest.Prefix + "ok"},
 		{name: "missing", binary: "missing", wantErr: ErrBinaryNotFound},
 	}
 	for _, tt := range tests {

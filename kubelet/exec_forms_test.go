@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -15,7 +16,7 @@ import (
 // and both in standard, URL-safe and unpadded base64 (a docker config's "auth").
 func TestExecRedactsSecretForms(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "leak-forms")
+	bin := plugintest.BinDir(t, "leak-forms")
 	const user, password = "robot", "pa?>ss~~word" // its base64 forms differ: "/", "+" against "_", "-"
 	p := prov("leak-forms", providers.APIVersionV1, []string{"docker.io"}, "--auth=docker.io="+user+":"+password)
 	res := Exec(context.Background(), bin, p, &providers.Request{Image: "docker.io/library/nginx"},

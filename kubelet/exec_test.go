@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	configv1 "k8s.io/kubelet/config/v1"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -21,7 +22,7 @@ import (
 func prov(mode, apiVersion string, matchImages []string, args ...string) Provider {
 	return Provider{
 		CredentialProvider: configv1.CredentialProvider{
-			Name:                 fakePrefix + mode,
+			Name:                 plugintest.Prefix + mode,
 			MatchImages:          matchImages,
 			DefaultCacheDuration: &metav1.Duration{Duration: 10 * time.Minute},
 			APIVersion:           apiVersion,
@@ -45,7 +46,7 @@ func fakeClock() func() time.Time {
 
 func TestExec(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "ok", "garbage", "log-then-json", "two-docs", "wrong-version", "unknown-field", "bad-key-type", "fail", "hang", "child")
+	bin := plugintest.BinDir(t, "ok", "garbage", "log-then-json", "two-docs", "wrong-version", "unknown-field", "bad-key-type", "fail", "hang", "child")
 	writeFile(t, bin, "not-executable", "#!/bin/sh\n")
 	if err := os.Chmod(filepath.Join(bin, "not-executable"), 0o644); err != nil {
 		t.Fatal(err)
@@ -125,7 +126,7 @@ func TestExec(t *testing.T) {
 
 func TestExecArgsAndEnv(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "env")
+	bin := plugintest.BinDir(t, "env")
 	p := prov("env", providers.APIVersionV1, []string{"docker.io"}, "--cache-key-type=Registry", "--auth=docker.io=u:p")
 	p.Env = []configv1.ExecEnvVar{{Name: "FAKE_VAR", Value: "from-config"}}
 	environ := func() []string {
@@ -149,7 +150,7 @@ func TestExecArgsAndEnv(t *testing.T) {
 
 func TestExecRequestInConfiguredVersion(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "dump")
+	bin := plugintest.BinDir(t, "dump")
 	tests := []struct {
 		name       string
 		apiVersion string
@@ -215,7 +216,7 @@ func TestEncodeRequestUnsupportedVersion(t *testing.T) {
 
 func TestExecCanceled(t *testing.T) {
 	t.Parallel()
-	bin := binDir(t, "hang")
+	bin := plugintest.BinDir(t, "hang")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res := Exec(ctx, bin, prov("hang", providers.APIVersionV1, []string{"*"}), &providers.Request{Image: "x"}, ExecOptions{})

@@ -14,37 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
 	"github.com/pullkeys/pullkeys/providers/mirror"
 )
 
 // The test binary doubles as the plugins under test: linked into a bin dir as
-// "fakeplugin-<mode>", it behaves as the mode says instead of running the tests.
-const fakePrefix = "fakeplugin-"
-
-func TestMain(m *testing.M) {
-	if mode, ok := strings.CutPrefix(filepath.Base(os.Args[0]), fakePrefix); ok {
-		os.Exit(fakePlugin(mode, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	// A binary built with -race sleeps one second at exit unless told otherwise; the plugins
-	// are this binary, so tell them.
-	if err := os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")); err != nil {
-		panic(err)
-	}
-	os.Exit(m.Run())
-}
-
-// authFlag collects --auth KEY=USER:PASSWORD.
-type authFlag map[string]providers.AuthConfig
-
-func (a authFlag) String() string { return "" }
-func (a authFlag) Set(v string) error {
-	key, cred, _ := strings.Cut(v, "=")
-	user, pass, _ := strings.Cut(cred, ":")
-	a[key] = providers.AuthConfig{Username: user, Password: pass}
-	return nil
-}
+// "fakeplugin-<mode>" (plugintest.BinDir), it behaves as fakePlugin's mode says instead of
+// running the tests.
+func TestMain(m *testing.M) { plugintest.Main(m, fakePlugin) }
 
 // fakePlugin is a credential provider whose behaviour is chosen by mode:
 //
@@ -111,7 +90,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 			return 1
 		}
 		child := exec.Command(self)
-		child.Args = []string{fakePrefix + "sleep"}
+		child.Args = []string{plugintest.Prefix + "sleep"}
 		child.Stdout = os.Stdout
 		if err := child.Start(); err != nil {
 			return 1
@@ -120,7 +99,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 		return 0
 	}
 
-	auth := authFlag{}
+	auth := plugintest.AuthFlag{}
 	var cacheKeyType, cacheDuration string
 	var mopts mirror.Options
 	// With mirror flags, a mirror must be a registry that an --auth key matches.
@@ -133,7 +112,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 		return fmt.Errorf("no --auth key matches %s", image)
 	}
 	p := providers.Plugin{
-		Name: fakePrefix + mode,
+		Name: plugintest.Prefix + mode,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(auth, "auth", "KEY=USER:PASSWORD")
 			fs.StringVar(&cacheKeyType, "cache-key-type", "Image", "cacheKeyType")
@@ -148,7 +127,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 				}
 				if env := os.Getenv("FAKE_AUTH"); env != "" {
 					_ = auth.Set(env)
-					_ = authFlag(resp.Auth).Set(env)
+					_ = plugintest.AuthFlag(resp.Auth).Set(env)
 				}
 				if len(auth) == 0 {
 					resp.Auth["docker.io"] = providers.AuthConfig{Username: "user", Password: "password"}
@@ -193,22 +172,6 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 		stdin = strings.NewReader(string(data))
 	}
 	return providers.Execute(context.Background(), p, args, stdin, stdout, stderr)
-}
-
-// binDir returns a bin dir holding the test binary as each fakeplugin-<mode>.
-func binDir(t *testing.T, modes ...string) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, m := range modes {
-		if err := os.Symlink(self, filepath.Join(dir, fakePrefix+m)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // writeFile writes content to dir/name and returns the path.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -97,7 +98,7 @@ func TestMirrorProblems(t *testing.T) {
 // TestCheckRuntime: with a hosts directory, check shows the hosts containerd tries, what each
 // receives, and a problem when the mirror's credential reaches the upstream.
 func TestCheckRuntime(t *testing.T) {
-	bin := binDir(t, "ok")
+	bin := plugintest.BinDir(t, "ok")
 	tests := []struct {
 		name         string
 		hosts        string
@@ -114,7 +115,7 @@ func TestCheckRuntime(t *testing.T) {
 				prov("ok", providers.APIVersionV1, []string{"docker.io", "mirror.corp.example"},
 					"--auth=mirror.corp.example=mirror-user:mirror-password", "--mirror=docker.io=mirror.corp.example/dockerhub"))
 			img := r.Images[0]
-			if diff := cmp.Diff([]string{"docker.io mirror-user " + Mask("mirror-password") + " " + fakePrefix + "ok"}, credentials(img)); diff != "" {
+			if diff := cmp.Diff([]string{"docker.io mirror-user " + Mask("mirror-password") + " " + plugintest.Prefix + "ok"}, credentials(img)); diff != "" {
 				t.Errorf("credentials (-want +got):\n%s", diff)
 			}
 			if img.Runtime == nil {

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 )
 
 // deployDir is the CronJob example that refreshes an ECR pull secret.
@@ -175,7 +176,7 @@ func TestDeployRefresherCommand(t *testing.T) {
 	line := strings.ReplaceAll(m[1], "\\\n", " ")
 	line = os.Expand(line, func(name string) string { return env[name] })
 	words := strings.Fields(strings.ReplaceAll(line, `"`, ""))
-	plugin := fakeBinary(t, "ecr")
+	plugin := plugintest.Binary(t, "ecr")
 	for i, w := range words {
 		if w == "/usr/local/bin/ecr-credential-provider" {
 			words[i] = plugin

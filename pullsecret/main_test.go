@@ -14,35 +14,14 @@ import (
 
 	"github.com/pullkeys/pullkeys/dockercfg"
 	"github.com/pullkeys/pullkeys/ecr"
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
 // The test binary doubles as the credential provider plugins under test: linked as
-// "fakeplugin-<mode>", it behaves as the mode says instead of running the tests.
-const fakePrefix = "fakeplugin-"
-
-func TestMain(m *testing.M) {
-	if mode, ok := strings.CutPrefix(filepath.Base(os.Args[0]), fakePrefix); ok {
-		os.Exit(fakePlugin(mode, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	// Under -race, a process sleeps a second at exit (atexit_sleep_ms) to let reports out: the
-	// plugins, which are this binary, need not.
-	if !strings.Contains(os.Getenv("GORACE"), "atexit_sleep_ms") {
-		os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	}
-	os.Exit(m.Run())
-}
-
-// authFlag collects --auth KEY=USER:PASSWORD.
-type authFlag map[string]providers.AuthConfig
-
-func (a authFlag) String() string { return "" }
-func (a authFlag) Set(v string) error {
-	key, cred, _ := strings.Cut(v, "=")
-	user, pass, _ := strings.Cut(cred, ":")
-	a[key] = providers.AuthConfig{Username: user, Password: pass}
-	return nil
-}
+// "fakeplugin-<mode>" (plugintest.Binary), it behaves as fakePlugin's mode says instead of
+// running the tests.
+func TestMain(m *testing.M) { plugintest.Main(m, fakePlugin) }
 
 // fakePlugin is a credential provider whose behaviour is chosen by mode:
 //
@@ -66,7 +45,7 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 				return 1
 			}
 		}
-		auth := authFlag{}
+		auth := plugintest.AuthFlag{}
 		p := providers.Plugin{
 			Name:  "fakeplugin-answer",
 			Flags: func(fs *flag.FlagSet) { fs.Var(auth, "auth", "KEY=USER:PASSWORD") },
@@ -96,21 +75,6 @@ func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.W
 	}
 	fmt.Fprintf(stderr, "unknown fake plugin mode %q\n", mode)
 	return 2
-}
-
-// fakeBinary links the test binary into a fresh directory as fakeplugin-<mode> and returns its
-// path.
-func fakeBinary(t *testing.T, mode string) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), fakePrefix+mode)
-	if err := os.Symlink(exe, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // run runs Command and returns its exit status, stdout and stderr.

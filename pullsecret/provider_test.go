@@ -10,12 +10,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
 func TestFromProvider(t *testing.T) {
-	bin := fakeBinary(t, "answer")
+	bin := plugintest.Binary(t, "answer")
 	tests := []struct {
 		name    string
 		auth    []string // the plugin's --auth KEY=USER:PASSWORD
@@ -131,14 +132,14 @@ func TestFromProviderFailures(t *testing.T) {
 		wantErr error
 		want    string
 	}{
-		{name: "plugin fails: its stderr, env values redacted", binary: fakeBinary(t, "fail"), env: []string{"FAKE_SECRET=" + secret},
+		{name: "plugin fails: its stderr, env values redacted", binary: plugintest.Binary(t, "fail"), env: []string{"FAKE_SECRET=" + secret},
 			wantErr: kubelet.ErrExit, want: "plugin stderr: fail: cannot reach the registry API with token [redacted]"},
-		{name: "text on stdout", binary: fakeBinary(t, "garbage"), wantErr: kubelet.ErrResponse, want: "stdout does not start with a JSON object"},
-		{name: "answer in another apiVersion", binary: fakeBinary(t, "wrong-version"), wantErr: providers.ErrUnsupportedVersion, want: `"credentialprovider.kubelet.k8s.io/v1beta1", expected "credentialprovider.kubelet.k8s.io/v1"`},
+		{name: "text on stdout", binary: plugintest.Binary(t, "garbage"), wantErr: kubelet.ErrResponse, want: "stdout does not start with a JSON object"},
+		{name: "answer in another apiVersion", binary: plugintest.Binary(t, "wrong-version"), wantErr: providers.ErrUnsupportedVersion, want: `"credentialprovider.kubelet.k8s.io/v1beta1", expected "credentialprovider.kubelet.k8s.io/v1"`},
 		{name: "binary missing", binary: missing, wantErr: kubelet.ErrStart},
 		{name: "binary not executable", binary: notExec, wantErr: kubelet.ErrStart},
 		{name: "not in PATH", binary: "no-such-plugin-in-path", wantErr: kubelet.ErrStart, want: "not found in $PATH"},
-		{name: "bad env entry", binary: fakeBinary(t, "answer"), env: []string{"NOEQUALS"}, wantErr: ErrInvalid},
+		{name: "bad env entry", binary: plugintest.Binary(t, "answer"), env: []string{"NOEQUALS"}, wantErr: ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +158,7 @@ func TestFromProviderFailures(t *testing.T) {
 }
 
 func TestFromProviderRequest(t *testing.T) {
-	bin := fakeBinary(t, "answer")
+	bin := plugintest.Binary(t, "answer")
 	tests := []struct {
 		name, apiVersion, image string
 		want                    string // in the request
@@ -216,7 +217,7 @@ func TestParseAPIVersion(t *testing.T) {
 // the way a CronJob runs ecr-credential-provider, and checks the Secret it makes.
 func TestCreateFromRealProvider(t *testing.T) {
 	cfg := writeFile(t, "config.json", `{"auths":{"registry.example.io":{"auth":"`+testAuth+`"},"other.example.io":{"auth":"b3RoZXI6b3RoZXItcGFzcw=="}}}`)
-	bin := fakeBinary(t, "dockercfg")
+	bin := plugintest.Binary(t, "dockercfg")
 	code, stdout, stderr := run(t, "", "create", "regcred", "-n", "apps", "--from-provider", bin, "registry.example.io/app:1.0",
 		"--provider-arg=--config="+cfg)
 	if code != ExitOK {

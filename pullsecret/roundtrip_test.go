@@ -3,6 +3,8 @@ package pullsecret
 import (
 	"strings"
 	"testing"
+
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 )
 
 // TestRoundTrip makes a Secret with every form of create and checks it with check: a valid
@@ -10,7 +12,7 @@ import (
 // asked for.
 func TestRoundTrip(t *testing.T) {
 	config := writeFile(t, "config.json", `{"auths":{"registry.example.io":{"auth":"`+testAuth+`"}}}`)
-	answer := fakeBinary(t, "answer")
+	answer := plugintest.Binary(t, "answer")
 	tests := []struct {
 		name  string
 		args  []string
