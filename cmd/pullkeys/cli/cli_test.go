@@ -15,66 +15,55 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
-// The test binary doubles as the plugins: linked as fakecli-ok it answers with the credential
-// in $FAKE_AUTH ("KEY=USER:PASSWORD"); as fakecli-fail it complains on stderr and exits 3.
-func TestMain(m *testing.M) {
-	switch filepath.Base(os.Args[0]) {
-	case "fakecli-ok":
-		os.Exit(providers.Execute(context.Background(), providers.Plugin{
-			Name: "fakecli-ok",
+// The test binary doubles as the plugins: linked as fakeplugin-ok it answers with the
+// credential in $FAKE_AUTH ("KEY=USER:PASSWORD"); as fakeplugin-fail it complains on stderr
+// and exits 3.
+func TestMain(m *testing.M) { plugintest.Main(m, fakePlugin) }
+
+// fakePlugin is the plugin in mode: ok or fail (see TestMain).
+func fakePlugin(mode string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	switch mode {
+	case "ok":
+		return providers.Execute(context.Background(), providers.Plugin{
+			Name: plugintest.Prefix + "ok",
 			New: func(ctx context.Context, log *slog.Logger) (providers.Provider, error) {
 				return providers.ProviderFunc(func(ctx context.Context, req *providers.Request) (*providers.Response, error) {
-					key, cred, _ := strings.Cut(os.Getenv("FAKE_AUTH"), "=")
-					user, pass, _ := strings.Cut(cred, ":")
-					return &providers.Response{
-						CacheKeyType: providers.CacheKeyRegistry,
-						Auth:         map[string]providers.AuthConfig{key: {Username: user, Password: pass}},
-					}, nil
+					auth := plugintest.AuthFlag{}
+					_ = auth.Set(os.Getenv("FAKE_AUTH"))
+					return &providers.Response{CacheKeyType: providers.CacheKeyRegistry, Auth: auth}, nil
 				}), nil
 			},
-		}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	case "fakecli-fail":
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		fmt.Fprintln(os.Stderr, "fakecli-fail: registry said 403")
-		os.Exit(3)
+		}, args, stdin, stdout, stderr)
+	case "fail":
+		_, _ = io.Copy(io.Discard, stdin)
+		fmt.Fprintln(stderr, "fakeplugin-fail: registry said 403")
+		return 3
 	}
-	// A binary built with -race sleeps one second at exit unless told otherwise; the plugins
-	// are this binary, so tell them.
-	if err := os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")); err != nil {
-		panic(err)
-	}
-	os.Exit(m.Run())
+	fmt.Fprintf(stderr, "unknown fake plugin mode %q\n", mode)
+	return 2
 }
 
 // setup writes a config for the fake plugins and a bin dir holding them.
 func setup(t *testing.T) (config, bin string) {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin = t.TempDir()
-	for _, name := range []string{"fakecli-ok", "fakecli-fail"} {
-		if err := os.Symlink(self, filepath.Join(bin, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin = plugintest.BinDir(t, "ok", "fail")
 	config = filepath.Join(t.TempDir(), "config.yaml")
-	err = os.WriteFile(config, []byte(`apiVersion: kubelet.config.k8s.io/v1
+	err := os.WriteFile(config, []byte(`apiVersion: kubelet.config.k8s.io/v1
 kind: CredentialProviderConfig
 providers:
-- name: fakecli-ok
+- name: fakeplugin-ok
   matchImages: ["docker.io", "*.example.io"]
   defaultCacheDuration: 5m
   apiVersion: credentialprovider.kubelet.k8s.io/v1
   env:
   - name: FAKE_AUTH
     value: docker.io=hub-user:hub-secret-password
-- name: fakecli-fail
+- name: fakeplugin-fail
   matchImages: ["fail.example.io"]
   defaultCacheDuration: 5m
   apiVersion: credentialprovider.kubelet.k8s.io/v1beta1
@@ -159,7 +148,7 @@ func TestRunValidate(t *testing.T) {
 	}
 
 	code, stdout, _ := run(t, "", "validate", "--config", config, "--bin-dir", bin)
-	if want := config + ": 1 file(s), 2 provider(s) [fakecli-ok, fakecli-fail]: valid\n"; code != ExitOK || stdout != want {
+	if want := config + ": 1 file(s), 2 provider(s) [fakeplugin-ok, fakeplugin-fail]: valid\n"; code != ExitOK || stdout != want {
 		t.Errorf("Run(validate good) = %d, %q; want %d, %q", code, stdout, ExitOK, want)
 	}
 
@@ -325,9 +314,9 @@ func TestRunCheck(t *testing.T) {
 		}
 		for _, want := range []string{
 			"image nginx:1.2, sent to plugins as docker.io/library/nginx",
-			`1. docker.io: username "hub-user", password ********(19 chars) (from fakecli-ok)`,
+			`1. docker.io: username "hub-user", password ********(19 chars) (from fakeplugin-ok)`,
 			`kubelet cache: key "docker.io" for 5m0s (from defaultCacheDuration)`,
-			"provider fakecli-fail: not used, no matchImages entry matches",
+			"provider fakeplugin-fail: not used, no matchImages entry matches",
 		} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("Run(check nginx) stdout lacks %q:\n%s", want, stdout)
@@ -342,7 +331,7 @@ func TestRunCheck(t *testing.T) {
 	t.Run("show secrets", func(t *testing.T) {
 		t.Parallel()
 		_, stdout, _ := run(t, "", "check", "--config", config, "--bin-dir", bin, "--show-secrets", "nginx")
-		if !strings.Contains(stdout, `password hub-secret-password (from fakecli-ok)`) {
+		if !strings.Contains(stdout, `password hub-secret-password (from fakeplugin-ok)`) {
 			t.Errorf("Run(check --show-secrets) stdout lacks the password:\n%s", stdout)
 		}
 	})
@@ -366,7 +355,7 @@ func TestRunCheck(t *testing.T) {
 		if code != ExitProblems {
 			t.Errorf("Run(check fail.example.io/app) = %d, want %d", code, ExitProblems)
 		}
-		for _, want := range []string{"| fakecli-fail: registry said 403", "error: exec fakecli-fail: plugin failed: exit status 3", "result: error"} {
+		for _, want := range []string{"| fakeplugin-fail: registry said 403", "error: exec fakeplugin-fail: plugin failed: exit status 3", "result: error"} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("Run(check fail.example.io/app) stdout lacks %q:\n%s", want, stdout)
 			}

@@ -76,7 +76,7 @@ func TestCheckContainerdHostsDir(t *testing.T) {
 		"containerd (" + file + ") tries, in order, each receiving every credential above:",
 		"1. https://mirror.corp.example/v2 (mirror): pulls mirror.corp.example/library/nginx; needs a credential for mirror.corp.example/library/nginx",
 		"2. https://registry-1.docker.io/v2 (upstream): pulls docker.io/library/nginx",
-		"receives: docker.io (from fakecli-ok)",
+		"receives: docker.io (from fakeplugin-ok)",
 	} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("check output lacks %q:\n%s", w, stdout)

@@ -57,7 +57,7 @@ func TestRunPrepull(t *testing.T) {
 		got = append(got, row{r.Image, r.Status, r.Credential})
 	}
 	want := []row{
-		{"docker.io/library/private:v1", prepull.StatusPulled, "provider fakecli-ok (docker.io)"},
+		{"docker.io/library/private:v1", prepull.StatusPulled, "provider fakeplugin-ok (docker.io)"},
 		{"secret.other.org/app:v1", prepull.StatusPulled, "secret regcred (secret.other.org)"},
 		{"public.other.org/app", prepull.StatusPulled, "anonymous"},
 	}
@@ -83,8 +83,8 @@ func TestRunPrepull(t *testing.T) {
 
 	// A missing image: exit 1, the runtime's error and the providers' diagnosis.
 	code, stdout, _ = run(t, "", append(base, "docker.io/library/absent:v1")...)
-	if code != ExitProblems || !strings.Contains(stdout, "failed  docker.io/library/absent:v1: with provider fakecli-ok (docker.io): ") ||
-		!strings.Contains(stdout, "not found") || !strings.Contains(stdout, "credentials: 0 from pull Secrets; 1 from providers fakecli-ok") {
+	if code != ExitProblems || !strings.Contains(stdout, "failed  docker.io/library/absent:v1: with provider fakeplugin-ok (docker.io): ") ||
+		!strings.Contains(stdout, "not found") || !strings.Contains(stdout, "credentials: 0 from pull Secrets; 1 from providers fakeplugin-ok") {
 		t.Errorf("prepull of a missing image = %d\n%s", code, stdout)
 	}
 }

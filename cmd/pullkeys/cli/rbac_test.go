@@ -25,13 +25,13 @@ func TestRunValidateRBAC(t *testing.T) {
 	}
 	head := "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n"
 	config := filepath.Join(t.TempDir(), "config.yaml")
-	body := head + strings.ReplaceAll(entry, "%s", "fakecli-ok") + token("sts.amazonaws.com") +
-		strings.ReplaceAll(entry, "%s", "fakecli-fail") + token("https://registry.example.io/aud")
+	body := head + strings.ReplaceAll(entry, "%s", "fakeplugin-ok") + token("sts.amazonaws.com") +
+		strings.ReplaceAll(entry, "%s", "fakeplugin-fail") + token("https://registry.example.io/aud")
 	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := run(t, "", "validate", "--config", config, "--bin-dir", bin)
-	if code != ExitOK || !strings.Contains(stdout, `rbac: fakecli-ok request service account tokens for audience "sts.amazonaws.com"`) {
+	if code != ExitOK || !strings.Contains(stdout, `rbac: fakeplugin-ok request service account tokens for audience "sts.amazonaws.com"`) {
 		t.Errorf("validate = %d\n%s%s", code, stdout, stderr)
 	}
 	code, stdout, _ = run(t, "", "validate", "--config", config, "-o", "json")
@@ -75,7 +75,7 @@ func TestRunValidateRBAC(t *testing.T) {
 	}
 
 	noToken := filepath.Join(t.TempDir(), "plain.yaml")
-	if err := os.WriteFile(noToken, []byte(head+strings.ReplaceAll(entry, "%s", "fakecli-ok")), 0o600); err != nil {
+	if err := os.WriteFile(noToken, []byte(head+strings.ReplaceAll(entry, "%s", "fakeplugin-ok")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, stderr := run(t, "", "validate", "--config", noToken, "--print-rbac"); code != ExitProblems || !strings.Contains(stderr, "no provider") {
