@@ -1,8 +1,6 @@
 package kubelet
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,32 +8,19 @@ import (
 
 	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
 )
 
-const (
-	mirrorURL = "https://mirror.corp.example/v2/dockerhub"
+const mirrorURL = "https://mirror.corp.example/v2/dockerhub"
+
+var (
 	// safeHosts has the mirror as its only host and as the server.
-	safeHosts = "server = \"" + mirrorURL + "\"\noverride_path = true\n[host.\"" + mirrorURL + "\"]\n  override_path = true\n"
+	safeHosts = mirrortest.Safe(mirrorURL)
 	// noServer falls back to the upstream.
-	noServer = "[host.\"" + mirrorURL + "\"]\n  override_path = true\n"
+	noServer = mirrortest.NoServer(mirrorURL)
 	// upstreamServer names the upstream as the server.
 	upstreamServer = "server = \"https://registry-1.docker.io\"\n[host.\"" + mirrorURL + "\"]\n  override_path = true\n"
 )
-
-// hostsDirWith writes a containerd hosts directory: upstream directory → hosts.toml.
-func hostsDirWith(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for dir, content := range files {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, dir, "hosts.toml"), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 func TestMirrorProblems(t *testing.T) {
 	hub := "--mirror=docker.io=mirror.corp.example/dockerhub"
@@ -73,7 +58,7 @@ func TestMirrorProblems(t *testing.T) {
 			p := prov("ok", providers.APIVersionV1, tt.matchImages, tt.args...)
 			dir := ""
 			if tt.files != nil {
-				dir = hostsDirWith(t, tt.files)
+				dir = mirrortest.HostsDir(t, tt.files)
 			}
 			got := MirrorProblems(&Config{Path: "test.yaml", Providers: []Provider{p}}, dir)
 			if len(got) != len(tt.want) {
@@ -110,7 +95,7 @@ func TestCheckRuntime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := hostsDirWith(t, map[string]string{"docker.io": tt.hosts})
+			dir := mirrortest.HostsDir(t, map[string]string{"docker.io": tt.hosts})
 			r := runCheck(t, bin, CheckOptions{Images: []string{"nginx"}, HostsDir: dir},
 				prov("ok", providers.APIVersionV1, []string{"docker.io", "mirror.corp.example"},
 					"--auth=mirror.corp.example=mirror-user:mirror-password", "--mirror=docker.io=mirror.corp.example/dockerhub"))
@@ -141,7 +126,7 @@ func TestCheckRuntime(t *testing.T) {
 			if err := r.WriteText(&buf); err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(buf.String(), "containerd ("+filepath.Join(dir, "docker.io", "hosts.toml")+") tries, in order") {
+			if !strings.Contains(buf.String(), "containerd ("+mirrortest.HostsFile(dir, "docker.io")+") tries, in order") {
 				t.Errorf("text report lacks the runtime's side:\n%s", buf.String())
 			}
 		})

@@ -1,28 +1,13 @@
 package mirror
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-// writeHosts writes files (dir name → hosts.toml content) under a new hosts directory.
-func writeHosts(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for dir, content := range files {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, dir, "hosts.toml"), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
+)
 
 const (
 	ecrURL = "https://" + ecrMirror + "/v2/docker-hub"
@@ -135,7 +120,7 @@ func TestLoadHosts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := writeHosts(t, tt.files)
+			root := mirrortest.HostsDir(t, tt.files)
 			got, err := LoadHosts(root, tt.upstream)
 			if err != nil {
 				t.Fatal(err)
@@ -161,12 +146,12 @@ func TestLeaks(t *testing.T) {
 		leaks []string
 	}{
 		{name: "mirror alone", file: safeECR, mirr: ecrMirror},
-		{name: "upstream fallback", file: "[host.\"" + ecrURL + "\"]\noverride_path = true\n", mirr: ecrMirror, leaks: []string{"registry-1.docker.io"}},
+		{name: "upstream fallback", file: mirrortest.NoServer(ecrURL), mirr: ecrMirror, leaks: []string{"registry-1.docker.io"}},
 		{name: "another mirror first", file: "server = \"" + ecrURL + "\"\n[host.\"https://other.corp.example\"]\n[host.\"" + ecrURL + "\"]\n", mirr: ecrMirror, leaks: []string{"other.corp.example"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := writeHosts(t, map[string]string{"docker.io": tt.file})
+			root := mirrortest.HostsDir(t, map[string]string{"docker.io": tt.file})
 			hs, err := LoadHosts(root, "docker.io")
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pullkeys/pullkeys/providers"
 	"github.com/pullkeys/pullkeys/providers/keyring"
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
 )
 
 // fakeRegistry answers for images on its hosts with a credential keyed by host, as ECR does,
@@ -120,7 +121,7 @@ func TestProvide(t *testing.T) {
 			reg := &fakeRegistry{hosts: []string{ecrMirror}, keyType: tt.innerType}
 			opts := tt.opts
 			if tt.files != nil {
-				opts.HostsDir = writeHosts(t, tt.files)
+				opts.HostsDir = mirrortest.HostsDir(t, tt.files)
 			}
 			p, err := Wrap(context.Background(), reg, opts, reg.serves)
 			if err != nil {
@@ -167,14 +168,14 @@ var errFake = errors.New("the inner provider's own refusal")
 
 func TestUnsafeFallbackErrorNamesFileAndFix(t *testing.T) {
 	hub, _ := Parse("docker.io=" + ecrMirror + "/docker-hub")
-	root := writeHosts(t, map[string]string{"docker.io": "[host.\"" + ecrURL + "\"]\noverride_path = true\n"})
+	root := mirrortest.HostsDir(t, map[string]string{"docker.io": mirrortest.NoServer(ecrURL)})
 	reg := &fakeRegistry{hosts: []string{ecrMirror}}
 	p, err := Wrap(context.Background(), reg, Options{Mappings: []Mapping{hub}, HostsDir: root}, reg.serves)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = p.Provide(context.Background(), &providers.Request{Image: "nginx"})
-	for _, want := range []string{root + "/docker.io/hosts.toml", "registry-1.docker.io", `server = "` + ecrURL + `"`, "--" + FlagAllowUpstreamFallback} {
+	for _, want := range []string{mirrortest.HostsFile(root, "docker.io"), "registry-1.docker.io", `server = "` + ecrURL + `"`, "--" + FlagAllowUpstreamFallback} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Provide error = %v, want it to name %q", err, want)
 		}
