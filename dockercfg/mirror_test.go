@@ -1,14 +1,12 @@
 package dockercfg
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
 )
 
 // TestExecuteMirror: an image on an upstream is answered with the docker config's credential
@@ -20,16 +18,6 @@ func TestExecuteMirror(t *testing.T) {
 		"mirror.corp.example":{"username":"mirror-user","password":"mirror-pass"},
 		"https://index.docker.io/v1/":{"username":"hub-user","password":"hub-pass"}}}`), 0o600)
 	mirrorCreds := providers.AuthConfig{Username: "mirror-user", Password: "mirror-pass"}
-	hosts := func(t *testing.T, content string) string {
-		root := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(root, "docker.io"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, "docker.io", "hosts.toml"), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return root
-	}
 	for _, tc := range []struct {
 		name      string
 		image     string
@@ -46,10 +34,10 @@ func TestExecuteMirror(t *testing.T) {
 			args: func(*testing.T) []string { return []string{"--config", cfg} },
 			want: map[string]providers.AuthConfig{"index.docker.io": {Username: "hub-user", Password: "hub-pass"}}},
 		{name: "discovered from hosts.toml", image: "docker.io/x/y", args: func(t *testing.T) []string {
-			return []string{"--config", cfg, "--containerd-hosts-dir", hosts(t, "server = \"https://mirror.corp.example\"\n[host.\"https://mirror.corp.example\"]\n")}
+			return []string{"--config", cfg, "--containerd-hosts-dir", mirrortest.HostsDir(t, map[string]string{"docker.io": mirrortest.Safe("https://mirror.corp.example")})}
 		}, want: map[string]providers.AuthConfig{"docker.io": mirrorCreds}},
 		{name: "upstream fallback refused", image: "nginx", args: func(t *testing.T) []string {
-			return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example", "--containerd-hosts-dir", hosts(t, "[host.\"https://mirror.corp.example\"]\n")}
+			return []string{"--config", cfg, "--mirror", "docker.io=mirror.corp.example", "--containerd-hosts-dir", mirrortest.HostsDir(t, map[string]string{"docker.io": mirrortest.NoServer("https://mirror.corp.example")})}
 		}, wantInErr: "registry-1.docker.io would receive the credential"},
 		{name: "upstream lookalike gets nothing", image: "docker.io.evil.example/library/nginx",
 			args: func(*testing.T) []string {
@@ -69,18 +57,9 @@ func TestExecuteMirror(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := execute(t, base, tc.args(t), request(providers.APIVersionV1, tc.image))
-			if tc.want == nil {
-				if code == 0 || stdout != "" || !strings.Contains(stderr, tc.wantInErr) {
-					t.Fatalf("exit %d, stdout %q, stderr %q; want failure naming %q", code, stdout, stderr, tc.wantInErr)
-				}
+			resp := mirrortest.Answer(t, code, stdout, stderr, tc.wantInErr)
+			if resp == nil {
 				return
-			}
-			if code != 0 {
-				t.Fatalf("exit %d, stderr %q", code, stderr)
-			}
-			resp, err := providers.DecodeResponse([]byte(stdout), providers.APIVersionV1)
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := resp.Auth
 			if got == nil {

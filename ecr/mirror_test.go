@@ -1,35 +1,19 @@
 package ecr
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
 )
-
-// hostsDir writes a containerd hosts directory with one hosts.toml for docker.io.
-func hostsDir(t *testing.T, content string) string {
-	t.Helper()
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "docker.io"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "docker.io", "hosts.toml"), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
 
 // TestExecuteMirror: an image on an upstream is answered with the token of the ECR
 // pull-through cache, fetched from (fake) ECR for the mirror's registry and keyed for the
 // upstream host the kubelet asked about.
 func TestExecuteMirror(t *testing.T) {
 	cacheURL := "https://" + privateHost + "/v2/docker-hub"
-	safe := "server = \"" + cacheURL + "\"\noverride_path = true\n[host.\"" + cacheURL + "\"]\n  override_path = true\n"
-	unsafe := "[host.\"" + cacheURL + "\"]\n  override_path = true\n"
+	safe, unsafe := mirrortest.Safe(cacheURL), mirrortest.NoServer(cacheURL)
 	for _, tc := range []struct {
 		name      string
 		image     string
@@ -46,7 +30,9 @@ func TestExecuteMirror(t *testing.T) {
 		{name: "own registry still answered", image: privateImg,
 			args: func(*testing.T) []string { return []string{"--mirror=docker.io=" + privateHost + "/docker-hub"} }, wantKey: privateHost},
 		{name: "discovered from hosts.toml", image: "docker.io/bitnami/redis",
-			args: func(t *testing.T) []string { return []string{"--containerd-hosts-dir=" + hostsDir(t, safe)} }, wantKey: "docker.io"},
+			args: func(t *testing.T) []string {
+				return []string{"--containerd-hosts-dir=" + mirrortest.HostsDir(t, map[string]string{"docker.io": safe})}
+			}, wantKey: "docker.io"},
 		{name: "upstream lookalike gets nothing", image: "docker.io.evil.example/library/nginx",
 			args:      func(*testing.T) []string { return []string{"--mirror=docker.io=" + privateHost + "/docker-hub"} },
 			wantInErr: "not an ECR registry"},
@@ -55,11 +41,11 @@ func TestExecuteMirror(t *testing.T) {
 			wantInErr: "not an ECR registry"},
 		{name: "upstream fallback refused", image: "nginx",
 			args: func(t *testing.T) []string {
-				return []string{"--mirror=docker.io=" + privateHost + "/docker-hub", "--containerd-hosts-dir=" + hostsDir(t, unsafe)}
+				return []string{"--mirror=docker.io=" + privateHost + "/docker-hub", "--containerd-hosts-dir=" + mirrortest.HostsDir(t, map[string]string{"docker.io": unsafe})}
 			}, wantInErr: "registry-1.docker.io would receive the credential"},
 		{name: "upstream fallback acknowledged", image: "nginx",
 			args: func(t *testing.T) []string {
-				return []string{"--mirror=docker.io=" + privateHost + "/docker-hub", "--containerd-hosts-dir=" + hostsDir(t, unsafe), "--mirror-allow-upstream-fallback"}
+				return []string{"--mirror=docker.io=" + privateHost + "/docker-hub", "--containerd-hosts-dir=" + mirrortest.HostsDir(t, map[string]string{"docker.io": unsafe}), "--mirror-allow-upstream-fallback"}
 			}, wantKey: "docker.io"},
 		{name: "mirror not an ECR host refused at start-up", image: privateImg,
 			args:      func(*testing.T) []string { return []string{"--mirror=docker.io=mirror.corp.example/docker-hub"} },
@@ -76,21 +62,12 @@ func TestExecuteMirror(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvWith(t, realClock())
 			code, stdout, stderr := execute(t, request(t, providers.APIVersionV1, tc.image, "", nil), tc.args(t)...)
-			if tc.wantKey == "" {
-				if code == 0 || stdout != "" || !strings.Contains(stderr, tc.wantInErr) {
-					t.Fatalf("Execute = %d, stdout %q, stderr %q; want failure naming %q", code, stdout, stderr, tc.wantInErr)
-				}
+			resp := mirrortest.Answer(t, code, stdout, stderr, tc.wantInErr)
+			if resp == nil {
 				if n := e.srv.Calls(ecrtest.GetAuthorizationToken); n != 0 {
 					t.Errorf("GetAuthorizationToken called %d times, want none", n)
 				}
 				return
-			}
-			if code != 0 {
-				t.Fatalf("Execute = %d, stderr %q", code, stderr)
-			}
-			resp, err := providers.DecodeResponse([]byte(stdout), providers.APIVersionV1)
-			if err != nil {
-				t.Fatal(err)
 			}
 			reqs := e.srv.Requests(ecrtest.GetAuthorizationToken)
 			if len(reqs) != 1 || reqs[0].Region != "us-west-2" || len(resp.Auth) != 1 || resp.Auth[tc.wantKey].Password != reqs[0].Password {

@@ -1,15 +1,13 @@
 package gcr
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
 	"github.com/pullkeys/pullkeys/providers"
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
 )
 
 // TestExecuteMirror: an image on an upstream is answered with the node's token, which the
@@ -18,16 +16,6 @@ import (
 func TestExecuteMirror(t *testing.T) {
 	remote := "docker.io=us-docker.pkg.dev/my-project/dockerhub-remote"
 	arURL := "https://us-docker.pkg.dev/v2/my-project/dockerhub-remote"
-	hosts := func(t *testing.T, content string) string {
-		root := t.TempDir()
-		if err := os.MkdirAll(filepath.Join(root, "docker.io"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, "docker.io", "hosts.toml"), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return root
-	}
 	for _, tc := range []struct {
 		name      string
 		image     string
@@ -40,10 +28,10 @@ func TestExecuteMirror(t *testing.T) {
 		{name: "own registry: Registry, not Global", image: "gcr.io/p/app", args: func(*testing.T) []string { return []string{"--mirror=" + remote} },
 			want: tokenAuth(DefaultRegistries(), "node-token")},
 		{name: "discovered from hosts.toml", image: "docker.io/x/y", args: func(t *testing.T) []string {
-			return []string{"--containerd-hosts-dir=" + hosts(t, "server = \""+arURL+"\"\noverride_path = true\n[host.\""+arURL+"\"]\n  override_path = true\n")}
+			return []string{"--containerd-hosts-dir=" + mirrortest.HostsDir(t, map[string]string{"docker.io": mirrortest.Safe(arURL)})}
 		}, want: tokenAuth([]string{"docker.io"}, "node-token")},
 		{name: "upstream fallback refused", image: "nginx", args: func(t *testing.T) []string {
-			return []string{"--mirror=" + remote, "--containerd-hosts-dir=" + hosts(t, "[host.\""+arURL+"\"]\n  override_path = true\n")}
+			return []string{"--mirror=" + remote, "--containerd-hosts-dir=" + mirrortest.HostsDir(t, map[string]string{"docker.io": mirrortest.NoServer(arURL)})}
 		}, wantInErr: "registry-1.docker.io would receive the credential"},
 		{name: "upstream lookalike gets nothing", image: "docker.io.evil.example/library/nginx", args: func(*testing.T) []string { return []string{"--mirror=" + remote} },
 			wantInErr: "not a Google registry"},
@@ -59,18 +47,9 @@ func TestExecuteMirror(t *testing.T) {
 			md.SetAccount("default", gcrtest.Account{Email: gcrtest.DefaultEmail, Scopes: []string{gcrtest.ScopeCloudPlatform}, Token: "node-token"})
 			args := append([]string{"--cache-dir=" + t.TempDir()}, tc.args(t)...)
 			code, stdout, stderr := execute(t, args, requestJSON(providers.APIVersionV1, tc.image, ""))
-			if tc.want == nil {
-				if code == 0 || stdout != "" || !strings.Contains(stderr, tc.wantInErr) {
-					t.Fatalf("exit %d, stdout %q, stderr %q; want failure naming %q", code, stdout, stderr, tc.wantInErr)
-				}
+			resp := mirrortest.Answer(t, code, stdout, stderr, tc.wantInErr)
+			if resp == nil {
 				return
-			}
-			if code != 0 {
-				t.Fatalf("exit %d, stderr %q", code, stderr)
-			}
-			resp, err := providers.DecodeResponse([]byte(stdout), providers.APIVersionV1)
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, resp.Auth); diff != "" {
 				t.Errorf("auth mismatch (-want +got):\n%s", diff)
