@@ -5,20 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func hostsDir(t *testing.T, content string) (dir, file string) {
-	t.Helper()
-	dir = t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "docker.io"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	file = filepath.Join(dir, "docker.io", "hosts.toml")
-	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir, file
-}
+	"github.com/pullkeys/pullkeys/providers/mirror/mirrortest"
+)
 
 func TestValidateMirrors(t *testing.T) {
 	t.Parallel()
@@ -40,14 +29,15 @@ providers:
 		wantCode int
 		want     []string
 	}{
-		{name: "mirror is the server", hosts: "server = \"https://mirror.corp.example\"\n[host.\"https://mirror.corp.example\"]\n", wantCode: 0,
+		{name: "mirror is the server", hosts: mirrortest.Safe("https://mirror.corp.example"), wantCode: 0,
 			want: []string{"valid"}},
-		{name: "upstream fallback", hosts: "[host.\"https://mirror.corp.example\"]\n", wantCode: 1,
+		{name: "upstream fallback", hosts: mirrortest.NoServer("https://mirror.corp.example"), wantCode: 1,
 			want: []string{"error: ", "hosts.toml: Credential leak: dockercfg-credential-provider answers for docker.io", "the upstream registry-1.docker.io receives it", `set server = "https://mirror.corp.example/v2"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir, file := hostsDir(t, tt.hosts)
+			dir := mirrortest.HostsDir(t, map[string]string{"docker.io": tt.hosts})
+			file := mirrortest.HostsFile(dir, "docker.io")
 			code, stdout, stderr := run(t, "", "validate", "--config", config, "--containerd-hosts-dir", dir)
 			if code != tt.wantCode {
 				t.Fatalf("validate = %d, want %d; stdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout, stderr)
@@ -67,7 +57,8 @@ providers:
 func TestCheckContainerdHostsDir(t *testing.T) {
 	t.Parallel()
 	config, bin := setup(t)
-	dir, file := hostsDir(t, "[host.\"https://mirror.corp.example\"]\n")
+	dir := mirrortest.HostsDir(t, map[string]string{"docker.io": mirrortest.NoServer("https://mirror.corp.example")})
+	file := mirrortest.HostsFile(dir, "docker.io")
 	code, stdout, stderr := run(t, "", "check", "--config", config, "--bin-dir", bin, "--containerd-hosts-dir", dir, "nginx")
 	if code != 0 {
 		t.Fatalf("check = %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
