@@ -12,6 +12,7 @@ import (
 
 	"github.com/pullkeys/pullkeys/acr"
 	"github.com/pullkeys/pullkeys/acr/acrtest"
+	"github.com/pullkeys/pullkeys/internal/testkit"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -71,24 +72,11 @@ func TestConcurrentColdInvocations(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for the provider and the fake.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestRefreshAndStale follows a refresh token through its life: served from the cache for
 // half of it, then fetched again; when that fails, the old one is served with
 // cacheDuration 0 until shortly before it expires.
 func TestRefreshAndStale(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)}
+	c := testkit.NewClock(time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC))
 	f := start(t)
 	f.SetNow(c.Now)
 	f.SetLifetimes(24*time.Hour, 3*time.Hour)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pullkeys/pullkeys/internal/testkit"
 )
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -24,24 +26,6 @@ const (
 )
 
 var errFetch = errors.New("fake: rate limited")
-
-// fakeClock is an injectable Now.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // logRecorder is a slog.Handler that keeps what it is given.
 type logRecorder struct {
@@ -97,7 +81,7 @@ func (r *logRecorder) String() string {
 // harness is a fake clock, a log recorder and a counting fetch around Options.
 type harness struct {
 	t       testing.TB
-	clock   *fakeClock
+	clock   *testkit.Clock
 	logs    *logRecorder
 	opts    Options
 	fetches atomic.Int32
@@ -106,7 +90,7 @@ type harness struct {
 // newHarness returns a harness for a cache in dir ("" for memory only). At the end of the test
 // it checks that no log line holds a password or a key part.
 func newHarness(t testing.TB, dir string) *harness {
-	h := &harness{t: t, clock: &fakeClock{now: t0}, logs: &logRecorder{}}
+	h := &harness{t: t, clock: testkit.NewClock(t0), logs: &logRecorder{}}
 	h.opts = Options{Dir: dir, Now: h.clock.Now, Logger: slog.New(h.logs), LockPoll: time.Millisecond}
 	t.Cleanup(func() {
 		if s := h.logs.String(); strings.Contains(s, secretMark) {

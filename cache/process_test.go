@@ -260,7 +260,7 @@ func TestKilledAtRandomPoints(t *testing.T) {
 
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 		h := newHarness(t, dir)
-		h.clock.now = time.Now()
+		h.clock.Set(time.Now())
 		c := h.cache()
 		got, err := c.GetOrFetch(ctx, helperKey, h.fetchOK("next", lifetime))
 		cancel()

@@ -1,60 +1,39 @@
 package ecr
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
+	"github.com/pullkeys/pullkeys/internal/testkit"
 )
 
-// clock is a fake clock shared by the provider, its cache and the fake server.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
+// newClock is a fake clock for the provider, its cache and the fake server.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 // realClock is the clock of tests through providers.Execute, which runs on real time.
-func realClock() *clock { return &clock{} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.t.IsZero() {
-		return time.Now()
-	}
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func realClock() *testkit.Clock { return &testkit.Clock{} }
 
 // env is a fake server with the process environment pointed at it, a fake clock and a log
 // buffer.
 type env struct {
 	srv   *ecrtest.Server
-	clock *clock
-	logs  *syncBuffer
+	clock *testkit.Clock
+	logs  *testkit.SyncBuffer
 	log   *slog.Logger
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, newClock()) }
 
-func newEnvWith(t *testing.T, c *clock) *env {
+func newEnvWith(t *testing.T, c *testkit.Clock) *env {
 	t.Helper()
 	srv := ecrtest.StartWith(t, ecrtest.Options{Now: c.Now})
 	srv.Setenv(t)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	return &env{srv: srv, clock: c, logs: logs,
 		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.Level(-100)}))}
 }
@@ -98,21 +77,4 @@ func saToken(namespace, name, uid string, serial int) string {
 		},
 	})
 	return header + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte("signature-of-a-secret-token"))
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,40 +1,21 @@
 package gcr
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
+	"github.com/pullkeys/pullkeys/internal/testkit"
 	"github.com/pullkeys/pullkeys/internal/throttle"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // startMetadata starts a fake metadata server and points GCE_METADATA_HOST at it.
@@ -59,29 +40,11 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testProvider builds a provider over opts with a fake clock, a cache directory of its own
 // (unless opts has one) and a verbose log; it returns the log.
-func testProvider(t *testing.T, clock *fakeClock, opts Options) (*Provider, *syncBuffer) {
+func testProvider(t *testing.T, clock *testkit.Clock, opts Options) (*Provider, *testkit.SyncBuffer) {
 	t.Helper()
-	logs := new(syncBuffer)
+	logs := new(testkit.SyncBuffer)
 	if opts.Cache.Dir == "" && !opts.Cache.NoDisk {
 		opts.Cache.Dir = t.TempDir()
 	}

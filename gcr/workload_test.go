@@ -11,6 +11,7 @@ import (
 
 	"github.com/pullkeys/pullkeys/cache"
 	"github.com/pullkeys/pullkeys/gcr/gcrtest"
+	"github.com/pullkeys/pullkeys/internal/testkit"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
@@ -27,7 +28,7 @@ type workload struct {
 	md    *gcrtest.Metadata
 	sts   *gcrtest.STS
 	iam   *gcrtest.IAMCredentials
-	clock *fakeClock
+	clock *testkit.Clock
 	opts  Options
 }
 
@@ -49,7 +50,7 @@ func newWorkload(t *testing.T) *workload {
 	return w
 }
 
-func (w *workload) provider(t *testing.T) (*Provider, *syncBuffer) {
+func (w *workload) provider(t *testing.T) (*Provider, *testkit.SyncBuffer) {
 	t.Helper()
 	return testProvider(t, w.clock, w.opts)
 }

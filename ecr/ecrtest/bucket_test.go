@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pullkeys/pullkeys/ecr/ecrtest"
+	"github.com/pullkeys/pullkeys/internal/testkit"
 )
 
 // answers makes n GetAuthorizationToken calls one after the other and returns, for each, ""
@@ -52,35 +53,35 @@ func TestBucket(t *testing.T) {
 	const throttled = "ThrottlingException 400 Bad Request"
 	for _, tc := range []struct {
 		name   string
-		set    func(s *ecrtest.Server, c *clock)
-		before func(i int, c *clock)
+		set    func(s *ecrtest.Server, c *testkit.Clock)
+		before func(i int, c *testkit.Clock)
 		calls  int
 		want   []string
 		faults int // recorded with the fault Throttle
 	}{
 		{
 			name:  "burst served, then ThrottlingException",
-			set:   func(s *ecrtest.Server, c *clock) { s.SetBucket(20, 2) },
+			set:   func(s *ecrtest.Server, c *testkit.Clock) { s.SetBucket(20, 2) },
 			calls: 3, want: []string{"", "", throttled}, faults: 1,
 		},
 		{
 			name: "refilled at the rate",
-			set:  func(s *ecrtest.Server, c *clock) { s.SetBucket(2, 1) },
-			before: func(i int, c *clock) {
+			set:  func(s *ecrtest.Server, c *testkit.Clock) { s.SetBucket(2, 1) },
+			before: func(i int, c *testkit.Clock) {
 				if i == 2 {
-					c.advance(500 * time.Millisecond) // one token back at 2 a second
+					c.Advance(500 * time.Millisecond) // one token back at 2 a second
 				}
 			},
 			calls: 3, want: []string{"", throttled, ""}, faults: 1,
 		},
 		{
 			name:  "refilled no further than the burst",
-			set:   func(s *ecrtest.Server, c *clock) { s.SetBucket(100, 1); c.advance(time.Hour) },
+			set:   func(s *ecrtest.Server, c *testkit.Clock) { s.SetBucket(100, 1); c.Advance(time.Hour) },
 			calls: 2, want: []string{"", throttled}, faults: 1,
 		},
 		{
 			name: "injected faults take no token",
-			set: func(s *ecrtest.Server, c *clock) {
+			set: func(s *ecrtest.Server, c *testkit.Clock) {
 				s.SetBucket(0, 1)
 				s.Inject(ecrtest.GetAuthorizationToken, ecrtest.AccessDenied, 1)
 			},
@@ -88,17 +89,17 @@ func TestBucket(t *testing.T) {
 		},
 		{
 			name:  "burst 0 turns the limit off",
-			set:   func(s *ecrtest.Server, c *clock) { s.SetBucket(0, 1); s.SetBucket(0, 0) },
+			set:   func(s *ecrtest.Server, c *testkit.Clock) { s.SetBucket(0, 1); s.SetBucket(0, 0) },
 			calls: 3, want: []string{"", "", ""},
 		},
 		{
 			name:  "Reset turns it off",
-			set:   func(s *ecrtest.Server, c *clock) { s.SetBucket(0, 1); s.Reset() },
+			set:   func(s *ecrtest.Server, c *testkit.Clock) { s.SetBucket(0, 1); s.Reset() },
 			calls: 2, want: []string{"", ""},
 		},
 		{
 			name: "set through the control API",
-			set: func(s *ecrtest.Server, c *clock) {
+			set: func(s *ecrtest.Server, c *testkit.Clock) {
 				if err := (ecrtest.Remote{URL: s.URL()}).SetBucket(0, 1); err != nil {
 					t.Fatal(err)
 				}
@@ -107,8 +108,8 @@ func TestBucket(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-			srv := ecrtest.StartWith(t, ecrtest.Options{Now: c.now})
+			c := testkit.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			srv := ecrtest.StartWith(t, ecrtest.Options{Now: c.Now})
 			ec, _, _ := clients(srv)
 			tc.set(srv, c)
 			var before func(int)
@@ -130,24 +131,6 @@ func TestBucket(t *testing.T) {
 			}
 		})
 	}
-}
-
-// clock is a fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func TestGate(t *testing.T) {
