@@ -35,11 +35,14 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
+# Every `go test` here runs with -vet=off: `go vet ./...` of the same module ran before it with
+# all of vet's analyzers (a superset of go test's), and go test's own vet pass would analyse
+# every dependency a second time (minutes on a fresh clone).
 # hack/release's tests run without -race: they gzip release archives at best compression,
 # which the race detector slows tenfold (minutes) and has nothing to find in.
 unit:
-	CGO_ENABLED=1 $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/hack/release$$')
-	$(SHIP) $(GO) test -count=1 ./hack/release
+	CGO_ENABLED=1 $(GO) test -race -vet=off -count=1 $$($(GO) list ./... | grep -v '/hack/release$$')
+	$(SHIP) $(GO) test -vet=off -count=1 ./hack/release
 
 ## fuzz-short: every fuzz target of the main and e2e modules for FUZZTIME (3s) each
 fuzz-short:
@@ -50,17 +53,17 @@ fuzz:
 	FUZZTIME=$${FUZZTIME:-2m} FUZZ_MODULES=". e2e e2e/kubelet" ./hack/fuzz.sh
 
 e2e:
-	cd e2e && $(SHIP) $(GO) vet ./... && $(SHIP) $(GO) test -count=1 ./...
+	cd e2e && $(SHIP) $(GO) vet ./... && $(SHIP) $(GO) test -vet=off -count=1 ./...
 
 kubelet-e2e:
-	cd e2e/kubelet && $(SHIP) $(GO) vet ./... && $(SHIP) $(GO) test -count=1 ./...
+	cd e2e/kubelet && $(SHIP) $(GO) vet ./... && $(SHIP) $(GO) test -vet=off -count=1 ./...
 
 ## node-e2e: the real-node suite (root, containerd, runc, busybox-static): the kubelet binary,
 ## standalone with static pods and containerd's CRI, runs private-image pods through the plugins.
 ## Not part of `make test`. The kubelet binary is cached under $$PULLKEYS_NODE_CACHE or the user
 ## cache directory.
 node-e2e:
-	cd e2e/kubelet && $(SHIP) $(GO) vet ./node && PULLKEYS_NODE_E2E=1 $(SHIP) $(GO) test -count=1 -v -timeout 20m ./node
+	cd e2e/kubelet && $(SHIP) $(GO) vet ./node && PULLKEYS_NODE_E2E=1 $(SHIP) $(GO) test -vet=off -count=1 -v -timeout 20m ./node
 
 ## bench: whole-process benchmarks against the floor; writes docs/benchmarks.md
 bench:
