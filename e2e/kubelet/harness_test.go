@@ -26,6 +26,7 @@ import (
 	kubeletplugin "k8s.io/kubernetes/pkg/credentialprovider/plugin"
 	"k8s.io/kubernetes/pkg/util/parsers"
 
+	"github.com/pullkeys/pullkeys/e2e/harness"
 	pkkubelet "github.com/pullkeys/pullkeys/kubelet"
 	"github.com/pullkeys/pullkeys/providers"
 )
@@ -108,12 +109,12 @@ func (b *syncBuffer) Since(mark int) string {
 // FakePlugin is the suite's own plugin, testdata/fakeplugin.
 const FakePlugin = "fakeplugin"
 
-// The real binaries of the root module.
+// The real binaries of the root module, by the file names the kubelet execs.
 const (
-	ACR       = "acr-credential-provider"
-	Dockercfg = "dockercfg-credential-provider"
-	ECR       = "ecr-credential-provider"
-	GCR       = "gcr-credential-provider"
+	ACR       = harness.ACR
+	Dockercfg = harness.Dockercfg
+	ECR       = harness.ECR
+	GCR       = harness.GCR
 )
 
 var buildOnce = &builds{done: map[string]*buildResult{}}
@@ -130,7 +131,8 @@ type buildResult struct {
 }
 
 // binary returns the path of a built binary: FakePlugin, or one of the root module's
-// commands, built from the root module (its go.mod, as the lead ships it).
+// commands, built from the root module (its go.mod, as the lead ships it) by harness.Build,
+// as every suite builds the binaries under test.
 func binary(t testing.TB, name string) string {
 	t.Helper()
 	b := buildOnce
@@ -151,19 +153,12 @@ func binary(t testing.TB, name string) string {
 	}
 	r := &buildResult{path: filepath.Join(b.dir, name)}
 	b.done[name] = r
-	// As a release builds (static, -trimpath): the binaries under test are the shipped ones,
-	// and the build shares the compile cache with `make test`'s other builds.
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-o", b.dir+string(filepath.Separator))
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	root, pkg := filepath.Join("..", ".."), "./cmd/"+name
 	if name == FakePlugin {
-		cmd.Args = append(cmd.Args, "./testdata/fakeplugin")
-	} else {
-		cmd.Dir = filepath.Join("..", "..") // the root module
-		cmd.Args = append(cmd.Args, "./cmd/"+name)
+		root, pkg = ".", "./testdata/fakeplugin"
 	}
 	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		r.err = fmt.Errorf("build %s: %v\n%s", name, err, out)
+	if r.err = harness.Build(context.Background(), root, b.dir, pkg); r.err != nil {
 		t.Fatal(r.err)
 	}
 	t.Logf("built %s in %s", name, time.Since(start).Round(time.Millisecond))
