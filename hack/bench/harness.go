@@ -683,6 +683,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := b.measure(ctx); err != nil {
 		return nil, err
 	}
+	// Read before the bursts and the throttle scenario, which load the machine themselves.
+	rep.LoadAfter = loadavg()
 	if err := b.measureBursts(ctx); err != nil {
 		return nil, err
 	}
@@ -711,7 +713,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	rep.Finished = time.Now()
-	rep.LoadAfter = loadavg()
 	return rep, nil
 }
 

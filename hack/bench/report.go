@@ -20,7 +20,7 @@ type Report struct {
 	GoVersion         string
 	Tree              string // the commit built, "" for prebuilt binaries
 	Started, Finished time.Time
-	LoadAfter         string
+	LoadAfter         string // after the single invocations, before the bursts and the throttle scenario
 	Single            []*scenario
 	Simultaneous      []*burst
 	Sizes             []Size
@@ -85,7 +85,9 @@ func busy(load string, cores int) bool {
 	if _, err := fmt.Sscan(load, &l); err != nil {
 		return false
 	}
-	return l > float64(cores)/4
+	// One measured process at a time is running during the single invocations: the bench's own
+	// load of 1 is not other work.
+	return l > 1+float64(cores)/4
 }
 
 // stats are the order statistics of a case's runs.
@@ -195,7 +197,7 @@ func (r *Report) Markdown() string {
 	if r.Tree != "" {
 		p("- Tree: %s.\n", r.Tree)
 	}
-	p("- Load average (1, 5, 15 min) at the start: %s; at the end: %s", r.LoadBefore, r.LoadAfter)
+	p("- Load average (1, 5, 15 min) at the start: %s; after the single invocations: %s", r.LoadBefore, r.LoadAfter)
 	if busy(r.LoadBefore, r.Cores) || busy(r.LoadAfter, r.Cores) {
 		p(" (other work was running on the machine: absolute times are inflated, ratios to the floor less so)")
 	}
