@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,17 +14,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/pullkeys/pullkeys/cmd/pullkeys/cli"
+	"github.com/pullkeys/pullkeys/internal/plugintest"
 	"github.com/pullkeys/pullkeys/prepull/critest"
 	"github.com/pullkeys/pullkeys/providers"
 )
 
 // fakeProviderName is the name under which this test binary acts as a credential provider
-// answering for registry.example.io.
-const fakeProviderName = "deploy-fake-provider"
+// answering for registry.example.io (plugintest's link name for the mode "deploy").
+const fakeProviderName = plugintest.Prefix + "deploy"
 
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == fakeProviderName {
-		os.Exit(providers.Execute(context.Background(), providers.Plugin{
+	plugintest.Main(m, func(mode string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+		return providers.Execute(context.Background(), providers.Plugin{
 			Name: fakeProviderName,
 			New: func(context.Context, *slog.Logger) (providers.Provider, error) {
 				return providers.ProviderFunc(func(context.Context, *providers.Request) (*providers.Response, error) {
@@ -31,9 +33,8 @@ func TestMain(m *testing.M) {
 						Auth: map[string]providers.AuthConfig{"registry.example.io": {Username: "node", Password: "node-password"}}}, nil
 				}), nil
 			},
-		}, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
+		}, args, stdin, stdout, stderr)
+	})
 }
 
 // TestPrepullDaemonSet runs the prepull DaemonSet's container and its readiness probe, with
