@@ -56,10 +56,10 @@ func modulePath(gomod []byte) string {
 	return ""
 }
 
-// Build builds the main module's commands (pkgs, e.g. "./cmd/..."; none means "./cmd/...")
-// into binDir with the go command of PATH, in the main module (its own go.mod and go.sum, not
-// the e2e module's). The error carries the compiler's output: a binary that does not build
-// fails the run.
+// Build builds the commands pkgs (e.g. "./cmd/..."; none means "./cmd/...") of the module at
+// root, usually the main module, into binDir with the go command of PATH, with that module's
+// own go.mod and go.sum (not the e2e module's). The error carries the compiler's output: a
+// binary that does not build fails the run.
 func Build(ctx context.Context, root, binDir string, pkgs ...string) error {
 	if len(pkgs) == 0 {
 		pkgs = []string{"./cmd/..."}

@@ -205,3 +205,25 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestBusy: the bench's own one process is not other work; more than that and a quarter of
+// the cores is, as in the loaded runs of docs/benchmarks.md.
+func TestBusy(t *testing.T) {
+	for _, c := range []struct {
+		load  string
+		cores int
+		want  bool
+	}{
+		{"0.71 2.21 2.24", 2, false},   // idle, what earlier runs left in the 5 and 15 min
+		{"1.21 2.11 2.21", 2, false},   // the single invocations' own process
+		{"1.50 1.00 1.00", 2, false},   // at the bound
+		{"1.87 3.98 2.62", 2, true},    // more than the bench's own
+		{"25.35 21.88 13.53", 2, true}, // shared with other builds
+		{"2.90 1.00 1.00", 8, false},   // more cores, more room
+		{"", 2, false},                 // no reading
+	} {
+		if got := busy(c.load, c.cores); got != c.want {
+			t.Errorf("busy(%q, %d) = %v, want %v", c.load, c.cores, got, c.want)
+		}
+	}
+}

@@ -79,14 +79,14 @@ func loadavg() string {
 }
 
 // busy reports whether a load average shows other work on the machine: a one-minute load
-// above a quarter of the cores while the harness is not yet (or no longer) running.
+// above the bench's own (one measured process at a time during the single invocations, and
+// what its build or an earlier run left in the average at the start) plus a quarter of the
+// cores.
 func busy(load string, cores int) bool {
 	var l float64
 	if _, err := fmt.Sscan(load, &l); err != nil {
 		return false
 	}
-	// One measured process at a time is running during the single invocations: the bench's own
-	// load of 1 is not other work.
 	return l > 1+float64(cores)/4
 }
 
